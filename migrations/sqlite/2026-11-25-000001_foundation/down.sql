@@ -1,0 +1,4 @@
+DROP TABLE faqs;
+DROP TABLE treatments;
+DROP TABLE api_keys;
+DROP TABLE app_meta;

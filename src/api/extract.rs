@@ -1,0 +1,344 @@
+//! Request decoding with problem+json errors: JSON bodies (size limit,
+//! syntax, every missing field at once, unknown fields, validation rules),
+//! query strings and path parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::BytesMut;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// A JSON body decoded into `T` and checked by its validation rules.
+pub struct ValidJson<T>(pub T);
+
+impl<T> FromRequest for ValidJson<T>
+where
+    T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.max_body_bytes)
+            .unwrap_or(65_536);
+        let content_type_ok = is_json_content_type(req);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("unreadable_body", "The request body could not be read.")
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            decode_json::<T>(&body).map(ValidJson)
+        })
+    }
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Decodes and validates a JSON document (also used by tests and tools).
+pub fn decode_json<T>(body: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Validate + utoipa::PartialSchema,
+{
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(syntax_message(&e)))?;
+    let mut errors = Vec::new();
+    match &value {
+        serde_json::Value::Object(map) => {
+            // Name every missing required field at once, not just the first.
+            for field in required_fields::<T>() {
+                if !map.contains_key(&field) {
+                    errors.push(FieldError::new(field, "required", "is required"));
+                }
+            }
+        }
+        _ => {
+            return Err(ApiError::field(
+                "",
+                "invalid_type",
+                "the body must be a JSON object",
+            ));
+        }
+    }
+    let decoded = serde_path_to_error::deserialize::<_, T>(value);
+    let decoded = match decoded {
+        Ok(v) => v,
+        Err(e) => {
+            let field = field_error(&e);
+            if !errors.iter().any(|f| f.field == field.field) {
+                errors.push(field);
+            }
+            return Err(ApiError::Validation(errors));
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    decoded
+        .validate()
+        .map_err(|e| ApiError::Validation(flatten(&e)))?;
+    Ok(decoded)
+}
+
+fn syntax_message(e: &serde_json::Error) -> String {
+    format!("{} at line {} column {}", classify(e), e.line(), e.column())
+}
+
+fn classify(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Io => "unreadable input",
+        serde_json::error::Category::Data => "invalid data",
+    }
+}
+
+/// The top-level required properties of `T`'s OpenAPI schema.
+fn required_fields<T: utoipa::PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(obj)) => obj.required,
+        _ => Vec::new(),
+    }
+}
+
+/// Turns a serde error into a field error with a JSON path.
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let path = e.path().to_string();
+    let base = if path == "." { String::new() } else { path };
+    let message = e.inner().to_string();
+    let join = |name: &str| {
+        if base == name || base.ends_with(&format!(".{name}")) {
+            base.clone()
+        } else if base.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{base}.{name}")
+        }
+    };
+    if let Some(name) = backticked(&message, "unknown field `") {
+        return FieldError::new(
+            join(name),
+            "unknown_field",
+            "is not a field of this request",
+        );
+    }
+    if let Some(name) = backticked(&message, "missing field `") {
+        return FieldError::new(join(name), "required", "is required");
+    }
+    let code = if message.starts_with("invalid type") {
+        "invalid_type"
+    } else {
+        "invalid"
+    };
+    FieldError::new(base, code, message)
+}
+
+fn backticked<'a>(message: &'a str, lead: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(lead)?;
+    rest.split('`').next()
+}
+
+/// Flattens nested validator errors into `a.b[2].c` paths, sorted.
+pub fn flatten(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    walk(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn walk(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in &errors.0 {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| default_message(&e.code));
+                    out.push(FieldError::new(path.clone(), e.code.to_string(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => walk(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    walk(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn default_message(code: &str) -> String {
+    match code {
+        "length" => "has the wrong length".into(),
+        "range" => "is out of range".into(),
+        "email" => "must be an email address".into(),
+        "url" => "must be a URL".into(),
+        other => format!("is invalid ({other})"),
+    }
+}
+
+/// Query strings: a bad value is a 422 naming the parameter.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let message = err.to_string();
+    let field = backticked(
+        message.trim_start_matches("Query deserialize error: "),
+        "unknown field `",
+    )
+    .or_else(|| {
+        backticked(
+            message.trim_start_matches("Query deserialize error: "),
+            "missing field `",
+        )
+    })
+    .unwrap_or("")
+    .to_owned();
+    let detail = message
+        .trim_start_matches("Query deserialize error: ")
+        .to_owned();
+    ApiError::Validation(vec![FieldError::new(field, "invalid_query", detail)]).into()
+}
+
+/// Path parameters that cannot be parsed name nothing that exists.
+pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound("resource").into()
+}
+
+/// A JSON body given to actix's own extractor (not used by our handlers,
+/// but kept consistent).
+pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::OverflowKnownLength { limit, .. } | E::Overflow { limit } => {
+            ApiError::PayloadTooLarge { limit }.into()
+        }
+        E::ContentType => ApiError::UnsupportedMediaType.into(),
+        other => ApiError::MalformedJson(other.to_string()).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use utoipa::ToSchema;
+
+    #[derive(Debug, Deserialize, Validate, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        #[validate(email)]
+        email: String,
+    }
+
+    #[derive(Debug, Deserialize, Validate, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[validate(length(min = 1, max = 5))]
+        name: String,
+        flag: bool,
+        #[validate(nested)]
+        inner: Inner,
+        note: Option<String>,
+    }
+
+    fn codes(err: ApiError) -> Vec<(String, String)> {
+        match err {
+            ApiError::Validation(list) => list.into_iter().map(|f| (f.field, f.code)).collect(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_a_400() {
+        let err = decode_json::<Outer>(b"{\"name\": ").unwrap_err();
+        assert_eq!(err.code(), "malformed_json");
+    }
+
+    #[test]
+    fn every_missing_field_is_named() {
+        let err = decode_json::<Outer>(b"{}").unwrap_err();
+        let got = codes(err);
+        assert!(got.contains(&("name".into(), "required".into())), "{got:?}");
+        assert!(got.contains(&("flag".into(), "required".into())), "{got:?}");
+        assert!(
+            got.contains(&("inner".into(), "required".into())),
+            "{got:?}"
+        );
+        assert!(!got.iter().any(|(f, _)| f == "note"), "{got:?}");
+    }
+
+    #[test]
+    fn unknown_and_mistyped_fields_are_named() {
+        let err = decode_json::<Outer>(
+            br#"{"name":"a","flag":true,"inner":{"email":"a@b.c"},"status":"paid"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(codes(err), vec![("status".into(), "unknown_field".into())]);
+        let err = decode_json::<Outer>(br#"{"name":"a","flag":"yes","inner":{"email":"a@b.c"}}"#)
+            .unwrap_err();
+        assert_eq!(codes(err), vec![("flag".into(), "invalid_type".into())]);
+    }
+
+    #[test]
+    fn validation_rules_list_nested_paths() {
+        let err =
+            decode_json::<Outer>(br#"{"name":"toolong","flag":true,"inner":{"email":"nope"}}"#)
+                .unwrap_err();
+        assert_eq!(
+            codes(err),
+            vec![
+                ("inner.email".into(), "email".into()),
+                ("name".into(), "length".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn non_objects_are_rejected() {
+        assert!(matches!(
+            decode_json::<Outer>(b"[1]"),
+            Err(ApiError::Validation(_))
+        ));
+    }
+}

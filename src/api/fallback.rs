@@ -1,0 +1,106 @@
+//! Requests no route takes: 405 with `Allow` when the path exists under
+//! other methods, else 404 — both as problem documents.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use utoipa::openapi::OpenApi;
+
+use crate::error::ApiError;
+
+/// The documented paths and their methods.
+pub struct RouteTable {
+    routes: Vec<(Vec<Segment>, Vec<&'static str>)>,
+}
+
+enum Segment {
+    Literal(String),
+    Param,
+}
+
+impl RouteTable {
+    pub fn from_openapi(doc: &OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path
+                    .trim_matches('/')
+                    .split('/')
+                    .map(|s| {
+                        if s.starts_with('{') && s.ends_with('}') {
+                            Segment::Param
+                        } else {
+                            Segment::Literal(s.to_owned())
+                        }
+                    })
+                    .collect();
+                let mut methods = Vec::new();
+                for (present, name) in [
+                    (item.get.is_some(), "GET"),
+                    (item.put.is_some(), "PUT"),
+                    (item.post.is_some(), "POST"),
+                    (item.delete.is_some(), "DELETE"),
+                    (item.patch.is_some(), "PATCH"),
+                ] {
+                    if present {
+                        methods.push(name);
+                    }
+                }
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods allowed on `path`, when some route matches it.
+    pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut allowed: Vec<&'static str> = Vec::new();
+        for (segments, methods) in &self.routes {
+            let matches = segments.len() == parts.len()
+                && segments.iter().zip(&parts).all(|(s, p)| match s {
+                    Segment::Literal(l) => l == p,
+                    Segment::Param => !p.is_empty(),
+                });
+            if matches {
+                allowed.extend(methods);
+            }
+        }
+        (!allowed.is_empty()).then(|| {
+            allowed.sort_unstable();
+            allowed.dedup();
+            allowed
+        })
+    }
+}
+
+/// The default service.
+pub async fn not_routed(req: HttpRequest, table: web::Data<Arc<RouteTable>>) -> HttpResponse {
+    match table.allowed(req.path()) {
+        Some(methods) if !methods.contains(&req.method().as_str()) => {
+            let mut resp = ApiError::MethodNotAllowed.error_response();
+            if let Ok(value) = header::HeaderValue::from_str(&methods.join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, value);
+            }
+            resp
+        }
+        _ => ApiError::NotFound("resource").error_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_list_their_methods() {
+        let table = RouteTable::from_openapi(&crate::api::openapi());
+        assert_eq!(table.allowed("/health/live"), Some(vec!["GET"]));
+        let t = table.allowed("/v1/treatments/some-slug").unwrap();
+        assert!(t.contains(&"PUT") && t.contains(&"GET"), "{t:?}");
+        assert_eq!(table.allowed("/v1/nothing"), None);
+    }
+}

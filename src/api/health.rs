@@ -1,0 +1,64 @@
+//! Liveness and readiness probes.
+
+use std::time::Duration;
+
+use actix_web::{get, web, HttpResponse};
+use diesel::RunQueryDsl;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::ProblemResponses;
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Liveness
+///
+/// The process is up and answering.
+#[utoipa::path(
+    operation_id = "live",
+    tag = "Health",
+    responses((status = 200, description = "Alive", body = HealthStatus)),
+    security(())
+)]
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus { status: "ok" })
+}
+
+/// Readiness
+///
+/// The database answers; otherwise 503.
+#[utoipa::path(
+    operation_id = "ready",
+    tag = "Health",
+    responses(
+        (status = 200, description = "Ready to serve", body = HealthStatus),
+        ProblemResponses<503>,
+    ),
+    security(())
+)]
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let check = state.db.run(|conn| {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map_err(DbError::from)
+    });
+    let not_ready = |detail: &str| ApiError::Unavailable {
+        code: "not_ready",
+        detail: detail.to_owned(),
+        retry_after_secs: 5,
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" })),
+        Ok(Err(_)) => Err(not_ready("The database is not answering.")),
+        Err(_) => Err(not_ready("The database did not answer in time.")),
+    }
+}

@@ -1,0 +1,311 @@
+//! Who may be treated: one pure decision from age and health answers.
+//!
+//! The hard contraindications come from the treatment catalogue (the same
+//! codes it shows) and the minimum age from configuration, so the screening
+//! and what the catalogue tells clients cannot drift apart.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::catalogue::Contraindication;
+
+/// The rules a screening is judged by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreeningPolicy {
+    pub minimum_age: u32,
+    pub contraindications: BTreeSet<Contraindication>,
+}
+
+impl ScreeningPolicy {
+    /// A policy from the catalogue's contraindications. An empty catalogue
+    /// falls back to every known contraindication: screening never becomes
+    /// more permissive because data is missing.
+    pub fn new(minimum_age: u32, catalogue: impl IntoIterator<Item = Contraindication>) -> Self {
+        let mut contraindications: BTreeSet<_> = catalogue.into_iter().collect();
+        if contraindications.is_empty() {
+            contraindications = Contraindication::ALL.into_iter().collect();
+        }
+        Self {
+            minimum_age,
+            contraindications,
+        }
+    }
+}
+
+/// A client's answers; every one is explicit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthAnswers {
+    pub pregnant: bool,
+    pub breastfeeding: bool,
+    pub autoimmune_condition: bool,
+    pub active_infection_at_site: bool,
+    pub other_medical_conditions: bool,
+}
+
+impl HealthAnswers {
+    fn has(&self, c: Contraindication) -> bool {
+        match c {
+            Contraindication::Pregnant => self.pregnant,
+            Contraindication::Breastfeeding => self.breastfeeding,
+            Contraindication::AutoimmuneCondition => self.autoimmune_condition,
+            Contraindication::ActiveInfectionAtSite => self.active_infection_at_site,
+        }
+    }
+}
+
+/// The decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// May book a consultation.
+    Eligible,
+    /// May book; the practitioner reviews the answers at consultation.
+    NeedsReview,
+    /// May not be treated; no screening token is issued.
+    Ineligible,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eligible => "eligible",
+            Self::NeedsReview => "needs_review",
+            Self::Ineligible => "ineligible",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "eligible" => Some(Self::Eligible),
+            "needs_review" => Some(Self::NeedsReview),
+            "ineligible" => Some(Self::Ineligible),
+            _ => None,
+        }
+    }
+}
+
+/// Why a screening came out as it did; stable codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    UnderMinimumAge,
+    Pregnant,
+    Breastfeeding,
+    AutoimmuneCondition,
+    ActiveInfectionAtSite,
+    OtherMedicalCondition,
+}
+
+impl From<Contraindication> for ReasonCode {
+    fn from(c: Contraindication) -> Self {
+        match c {
+            Contraindication::Pregnant => Self::Pregnant,
+            Contraindication::Breastfeeding => Self::Breastfeeding,
+            Contraindication::AutoimmuneCondition => Self::AutoimmuneCondition,
+            Contraindication::ActiveInfectionAtSite => Self::ActiveInfectionAtSite,
+        }
+    }
+}
+
+impl ReasonCode {
+    /// Whether this reason rules treatment out (rather than flagging it).
+    pub fn is_hard(self) -> bool {
+        self != Self::OtherMedicalCondition
+    }
+}
+
+/// One reason, with a plain-language message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Reason {
+    pub code: ReasonCode,
+    #[schema(example = "Treatment is not given while breastfeeding.")]
+    pub message: String,
+}
+
+/// The full result of a screening.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub outcome: Outcome,
+    pub age: u32,
+    pub reasons: Vec<Reason>,
+}
+
+/// Judges a client of `age` (on the appointment date) with `answers`.
+/// Every reason that applies is listed: age first, then contraindications in
+/// a fixed order, then the flag for other conditions.
+pub fn assess(policy: &ScreeningPolicy, age: u32, answers: &HealthAnswers) -> Assessment {
+    let mut reasons = Vec::new();
+    if age < policy.minimum_age {
+        reasons.push(Reason {
+            code: ReasonCode::UnderMinimumAge,
+            message: format!(
+                "Treatment is only given to people aged {} or over on the day of the appointment.",
+                policy.minimum_age
+            ),
+        });
+    }
+    for c in Contraindication::ALL {
+        if policy.contraindications.contains(&c) && answers.has(c) {
+            reasons.push(Reason {
+                code: c.into(),
+                message: c.message().into(),
+            });
+        }
+    }
+    if answers.other_medical_conditions {
+        reasons.push(Reason {
+            code: ReasonCode::OtherMedicalCondition,
+            message: "The practitioner will review your other medical conditions or medicines at the consultation.".into(),
+        });
+    }
+    let outcome = if reasons.iter().any(|r| r.code.is_hard()) {
+        Outcome::Ineligible
+    } else if reasons.is_empty() {
+        Outcome::Eligible
+    } else {
+        Outcome::NeedsReview
+    };
+    Assessment {
+        outcome,
+        age,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReasonCode::*;
+
+    const NONE: HealthAnswers = HealthAnswers {
+        pregnant: false,
+        breastfeeding: false,
+        autoimmune_condition: false,
+        active_infection_at_site: false,
+        other_medical_conditions: false,
+    };
+
+    fn policy() -> ScreeningPolicy {
+        ScreeningPolicy::new(18, Contraindication::ALL)
+    }
+
+    fn codes(a: &Assessment) -> Vec<ReasonCode> {
+        a.reasons.iter().map(|r| r.code).collect()
+    }
+
+    #[test]
+    fn table_of_decisions() {
+        let with = |f: fn(&mut HealthAnswers)| {
+            let mut a = NONE;
+            f(&mut a);
+            a
+        };
+        let cases: Vec<(u32, HealthAnswers, Outcome, Vec<ReasonCode>)> = vec![
+            (18, NONE, Outcome::Eligible, vec![]),
+            (17, NONE, Outcome::Ineligible, vec![UnderMinimumAge]),
+            (
+                45,
+                with(|a| a.pregnant = true),
+                Outcome::Ineligible,
+                vec![Pregnant],
+            ),
+            (
+                45,
+                with(|a| a.breastfeeding = true),
+                Outcome::Ineligible,
+                vec![Breastfeeding],
+            ),
+            (
+                45,
+                with(|a| a.autoimmune_condition = true),
+                Outcome::Ineligible,
+                vec![AutoimmuneCondition],
+            ),
+            (
+                45,
+                with(|a| a.active_infection_at_site = true),
+                Outcome::Ineligible,
+                vec![ActiveInfectionAtSite],
+            ),
+            (
+                45,
+                with(|a| a.other_medical_conditions = true),
+                Outcome::NeedsReview,
+                vec![OtherMedicalCondition],
+            ),
+            (
+                16,
+                with(|a| {
+                    a.pregnant = true;
+                    a.other_medical_conditions = true
+                }),
+                Outcome::Ineligible,
+                vec![UnderMinimumAge, Pregnant, OtherMedicalCondition],
+            ),
+            (
+                30,
+                HealthAnswers {
+                    pregnant: true,
+                    breastfeeding: true,
+                    autoimmune_condition: true,
+                    active_infection_at_site: true,
+                    other_medical_conditions: true,
+                },
+                Outcome::Ineligible,
+                vec![
+                    Pregnant,
+                    Breastfeeding,
+                    AutoimmuneCondition,
+                    ActiveInfectionAtSite,
+                    OtherMedicalCondition,
+                ],
+            ),
+        ];
+        for (age, answers, outcome, reasons) in cases {
+            let a = assess(&policy(), age, &answers);
+            assert_eq!(a.outcome, outcome, "{age} {answers:?}");
+            assert_eq!(codes(&a), reasons, "{age} {answers:?}");
+            assert_eq!(a.age, age);
+            assert!(a.reasons.iter().all(|r| !r.message.is_empty()));
+        }
+    }
+
+    #[test]
+    fn minimum_age_is_configurable() {
+        let p = ScreeningPolicy::new(21, Contraindication::ALL);
+        assert_eq!(assess(&p, 20, &NONE).outcome, Outcome::Ineligible);
+        assert_eq!(assess(&p, 21, &NONE).outcome, Outcome::Eligible);
+        assert!(assess(&p, 20, &NONE).reasons[0].message.contains("21"));
+    }
+
+    #[test]
+    fn contraindications_come_from_the_catalogue() {
+        let p = ScreeningPolicy::new(18, [Contraindication::Pregnant]);
+        let answers = HealthAnswers {
+            breastfeeding: true,
+            ..NONE
+        };
+        assert_eq!(assess(&p, 30, &answers).outcome, Outcome::Eligible);
+        let answers = HealthAnswers {
+            pregnant: true,
+            ..NONE
+        };
+        assert_eq!(assess(&p, 30, &answers).outcome, Outcome::Ineligible);
+    }
+
+    #[test]
+    fn an_empty_catalogue_never_relaxes_screening() {
+        let p = ScreeningPolicy::new(18, []);
+        assert_eq!(p.contraindications.len(), Contraindication::ALL.len());
+    }
+
+    #[test]
+    fn outcomes_round_trip_as_text() {
+        for o in [Outcome::Eligible, Outcome::NeedsReview, Outcome::Ineligible] {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
+        assert_eq!(Outcome::parse("maybe"), None);
+    }
+}

@@ -1,0 +1,1725 @@
+//! Free consultation slots of one practitioner over a range of clinic-local dates.
+//!
+//! Everything here is pure: no I/O and no clock reads (`now` is a parameter).
+//! Opening hours are weekly wall-clock windows in the clinic's time zone; closures
+//! and busy time are half-open UTC intervals; slots come out as UTC instants.
+//!
+//! # How slots are generated
+//!
+//! For every local date in `[from, to]` and every opening window of that weekday,
+//! candidate starts step through *wall-clock* time from `opens` by `rules.step`
+//! while the wall-clock time is before `closes`. Each candidate is mapped to a real
+//! instant and kept only if the whole slot `[start, start + length)` (real elapsed
+//! time) lies inside the window's real-time interval `[opening instant, closing
+//! instant)`. Then candidates are dropped if they overlap a closure or busy interval,
+//! start before `now + min_notice`, or start after `now + horizon` (both bounds are
+//! inclusive). The result is sorted strictly ascending by `starts_at`.
+//!
+//! Closures, busy time, notice and horizon only *remove* candidates; they never move
+//! the grid, so a booking does not shift the other slots of the day.
+//!
+//! Windows of the same weekday that overlap each other are merged into one window
+//! (whose grid starts at the earliest `opens`). Windows that merely touch
+//! (`09:00–12:00` and `12:00–17:00`) stay separate, so each keeps its own grid.
+//!
+//! # Daylight saving time
+//!
+//! * A candidate whose wall-clock time does not exist (spring-forward gap) yields no
+//!   slot.
+//! * A candidate whose wall-clock time occurs twice (fall-back fold) is taken once, at
+//!   its **earlier** occurrence, so no local start time appears twice on a date. The
+//!   repeated hour is therefore not offered a second time.
+//! * A window's opening time inside a gap opens at the first instant after the gap;
+//!   an ambiguous opening time uses the earlier occurrence.
+//! * A window's closing time inside a gap closes at the first instant after the gap
+//!   (the transition instant); an ambiguous closing time uses the **later** occurrence,
+//!   so the window is not shortened. The one exception is a closing time exactly at
+//!   the start of the repeated period (01:00 on the London autumn day): the window
+//!   then contains none of the repeated hour and closes at the first 01:00, so it is
+//!   not lengthened by an hour either. In general the closing instant is the moment
+//!   after which the clock never again reads a time before `closes`, and the opening
+//!   instant is the first moment the clock reads `opens` or later.
+//! * Consecutive slots are never closer than `min(step, length)` in real time. On a
+//!   normal day this holds by construction; across a spring-forward gap wall-clock
+//!   stepping can put two real starts closer together (e.g. 45-minute slots at 00:45
+//!   GMT and 02:15 BST are only 30 minutes apart), and the later candidate is dropped.
+//!   Consequently, **when `step >= length`, slots never overlap each other** in real
+//!   time. When `step < length` the output is the list of bookable starts and slots
+//!   *do* overlap each other by design (but starts are still at least `step` apart).
+//!
+//! # Nonsense input
+//!
+//! Windows with `opens >= closes` are ignored, non-positive `length` or `step` gives
+//! an empty result, and so does `from > to`. Empty or inverted closure/busy intervals
+//! block nothing. Arithmetic overflow never panics: an unreachable notice bound gives
+//! an empty result and an unreachable horizon is treated as "no limit". The work done
+//! is proportional to the number of candidates, i.e. to the number of dates (clamped
+//! to the notice/horizon range) times the window lengths divided by `step`.
+
+use chrono::{
+    DateTime, Datelike, Duration, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
+    Utc, Weekday,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// One weekly opening window in clinic-local wall-clock time (`opens < closes`, same
+/// day). Windows with `opens >= closes` are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OpeningWindow {
+    pub weekday: Weekday,
+    pub opens: NaiveTime,
+    pub closes: NaiveTime,
+}
+
+impl OpeningWindow {
+    pub fn new(weekday: Weekday, opens: NaiveTime, closes: NaiveTime) -> Self {
+        OpeningWindow {
+            weekday,
+            opens,
+            closes,
+        }
+    }
+
+    /// Whether the window is usable (`opens < closes`).
+    pub fn is_valid(&self) -> bool {
+        self.opens < self.closes
+    }
+
+    /// The real-time interval this window covers on the local `date`, using the DST
+    /// rules of the module docs. `None` if the weekday does not match, the window is
+    /// invalid, or the times cannot be resolved in `tz`.
+    pub fn interval_on(&self, tz: Tz, date: NaiveDate) -> Option<Interval> {
+        if date.weekday() != self.weekday || !self.is_valid() {
+            return None;
+        }
+        Some(Interval {
+            starts_at: opening_instant(tz, date.and_time(self.opens))?,
+            ends_at: closing_instant(tz, date.and_time(self.closes))?,
+        })
+    }
+}
+
+/// A half-open UTC interval `[starts_at, ends_at)`. Used for closures (holidays,
+/// blocked periods) and busy time (existing bookings/holds). An interval with
+/// `ends_at <= starts_at` is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl Interval {
+    pub fn new(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Self {
+        Interval { starts_at, ends_at }
+    }
+
+    /// Whether the interval contains no instant at all.
+    pub fn is_empty(&self) -> bool {
+        self.ends_at <= self.starts_at
+    }
+}
+
+/// Slot generation rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SlotRules {
+    /// Consultation length (real elapsed time). Default 30 minutes.
+    pub length: Duration,
+    /// Wall-clock distance between candidate slot starts. Default = `length`.
+    /// With `step < length` the returned slots overlap each other.
+    pub step: Duration,
+    /// A slot must start at or after `now + min_notice`. Default 24 hours.
+    pub min_notice: Duration,
+    /// A slot must start at or before `now + horizon`. Default 60 days.
+    pub horizon: Duration,
+}
+
+impl Default for SlotRules {
+    fn default() -> Self {
+        SlotRules {
+            length: Duration::minutes(30),
+            step: Duration::minutes(30),
+            min_notice: Duration::hours(24),
+            horizon: Duration::days(60),
+        }
+    }
+}
+
+/// A bookable slot. `ends_at = starts_at + length` in real elapsed time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Slot {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl Slot {
+    /// The slot as a half-open interval.
+    pub fn interval(&self) -> Interval {
+        Interval {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+        }
+    }
+}
+
+/// Whether two half-open intervals share at least one instant. Touching intervals
+/// (`a.ends_at == b.starts_at`) and empty intervals never overlap.
+pub fn overlaps(a: &Interval, b: &Interval) -> bool {
+    a.starts_at.max(b.starts_at) < a.ends_at.min(b.ends_at)
+}
+
+/// A UTC instant shown in the clinic's time zone.
+pub fn local(slot_time: DateTime<Utc>, tz: Tz) -> DateTime<Tz> {
+    slot_time.with_timezone(&tz)
+}
+
+/// The free slots of one practitioner on the clinic-local dates `from..=to`.
+///
+/// See the module docs for the exact rules, including DST handling. The result is
+/// sorted strictly ascending by `starts_at`; when `rules.step >= rules.length` no two
+/// slots overlap.
+#[allow(clippy::too_many_arguments)]
+pub fn free_slots(
+    tz: Tz,
+    from: NaiveDate,
+    to: NaiveDate,
+    windows: &[OpeningWindow],
+    closures: &[Interval],
+    busy: &[Interval],
+    rules: &SlotRules,
+    now: DateTime<Utc>,
+) -> Vec<Slot> {
+    let zero = Duration::zero();
+    if rules.length <= zero || rules.step <= zero || from > to {
+        return Vec::new();
+    }
+
+    // Notice and horizon bounds; `None` means unbounded on that side.
+    let earliest = match now.checked_add_signed(rules.min_notice) {
+        Some(t) => Some(t),
+        None if rules.min_notice > zero => return Vec::new(),
+        None => None,
+    };
+    let latest = match now.checked_add_signed(rules.horizon) {
+        Some(t) => Some(t),
+        None if rules.horizon < zero => return Vec::new(),
+        None => None,
+    };
+    if let (Some(e), Some(l)) = (earliest, latest) {
+        if e > l {
+            return Vec::new();
+        }
+    }
+
+    // Only dates near the notice/horizon range can hold slots. The two-day margin
+    // keeps the result independent of the clamp (offset changes are under a day and
+    // the spacing rule only looks at the previous candidate).
+    let margin = chrono::Days::new(2);
+    let first = earliest
+        .and_then(|e| local(e, tz).date_naive().checked_sub_days(margin))
+        .map_or(from, |d| d.max(from));
+    let last = latest
+        .and_then(|l| local(l, tz).date_naive().checked_add_days(margin))
+        .map_or(to, |d| d.min(to));
+    if first > last {
+        return Vec::new();
+    }
+
+    let by_weekday = merged_windows(windows);
+    let mut slots = Vec::new();
+    let mut date = first;
+    loop {
+        for &(opens, closes) in &by_weekday[date.weekday().num_days_from_monday() as usize] {
+            window_candidates(
+                tz,
+                date,
+                opens,
+                closes,
+                rules.length,
+                rules.step,
+                &mut slots,
+            );
+        }
+        if date >= last {
+            break;
+        }
+        match date.succ_opt() {
+            Some(next) => date = next,
+            None => break,
+        }
+    }
+
+    slots.sort_unstable();
+    slots.dedup_by_key(|s| s.starts_at);
+    enforce_spacing(&mut slots, rules.step.min(rules.length));
+
+    let blocked = merged_blocking(closures, busy);
+    slots.retain(|s| {
+        earliest.is_none_or(|e| s.starts_at >= e)
+            && latest.is_none_or(|l| s.starts_at <= l)
+            && !is_blocked(&blocked, &s.interval())
+    });
+    slots
+}
+
+/// Valid windows grouped by weekday (Monday first), sorted by `opens`, with
+/// overlapping windows merged. Touching windows are kept apart.
+fn merged_windows(windows: &[OpeningWindow]) -> [Vec<(NaiveTime, NaiveTime)>; 7] {
+    let mut out: [Vec<(NaiveTime, NaiveTime)>; 7] = Default::default();
+    for w in windows.iter().filter(|w| w.is_valid()) {
+        out[w.weekday.num_days_from_monday() as usize].push((w.opens, w.closes));
+    }
+    for day in &mut out {
+        day.sort_unstable();
+        let mut merged: Vec<(NaiveTime, NaiveTime)> = Vec::with_capacity(day.len());
+        for &(opens, closes) in day.iter() {
+            match merged.last_mut() {
+                Some(prev) if opens < prev.1 => prev.1 = prev.1.max(closes),
+                _ => merged.push((opens, closes)),
+            }
+        }
+        *day = merged;
+    }
+    out
+}
+
+/// Pushes the candidates of one window on one date (before availability filters).
+fn window_candidates(
+    tz: Tz,
+    date: NaiveDate,
+    opens: NaiveTime,
+    closes: NaiveTime,
+    length: Duration,
+    step: Duration,
+    out: &mut Vec<Slot>,
+) {
+    let open_wall = date.and_time(opens);
+    let close_wall = date.and_time(closes);
+    let (Some(open_at), Some(close_at)) = (
+        opening_instant(tz, open_wall),
+        closing_instant(tz, close_wall),
+    ) else {
+        return;
+    };
+    let mut wall = open_wall;
+    while wall < close_wall {
+        if let Some(starts_at) = candidate_instant(tz, wall) {
+            if let Some(ends_at) = starts_at.checked_add_signed(length) {
+                if starts_at >= open_at && ends_at <= close_at {
+                    out.push(Slot { starts_at, ends_at });
+                }
+            }
+        }
+        match wall.checked_add_signed(step) {
+            Some(next) => wall = next,
+            None => break,
+        }
+    }
+}
+
+/// Drops every candidate that starts less than `min_gap` after the previous kept one.
+/// `slots` must be sorted by `starts_at`.
+fn enforce_spacing(slots: &mut Vec<Slot>, min_gap: Duration) {
+    let mut next_allowed: Option<DateTime<Utc>> = None;
+    slots.retain(|s| {
+        if next_allowed.is_some_and(|n| s.starts_at < n) {
+            return false;
+        }
+        next_allowed = Some(
+            s.starts_at
+                .checked_add_signed(min_gap)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
+        true
+    });
+}
+
+/// Closures and busy time as sorted, disjoint, non-empty intervals.
+fn merged_blocking(closures: &[Interval], busy: &[Interval]) -> Vec<Interval> {
+    let mut all: Vec<Interval> = closures
+        .iter()
+        .chain(busy)
+        .filter(|i| !i.is_empty())
+        .copied()
+        .collect();
+    all.sort_unstable_by_key(|i| i.starts_at);
+    let mut merged: Vec<Interval> = Vec::with_capacity(all.len());
+    for i in all {
+        match merged.last_mut() {
+            Some(prev) if i.starts_at <= prev.ends_at => prev.ends_at = prev.ends_at.max(i.ends_at),
+            _ => merged.push(i),
+        }
+    }
+    merged
+}
+
+/// Whether `slot` overlaps any of the sorted, disjoint `blocked` intervals.
+fn is_blocked(blocked: &[Interval], slot: &Interval) -> bool {
+    let idx = blocked.partition_point(|b| b.ends_at <= slot.starts_at);
+    blocked.get(idx).is_some_and(|b| overlaps(b, slot))
+}
+
+/// The instant of a candidate start: nonexistent times give `None`, ambiguous times
+/// their earlier occurrence.
+fn candidate_instant(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&wall) {
+        MappedLocalTime::Single(t) => Some(t.with_timezone(&Utc)),
+        MappedLocalTime::Ambiguous(a, b) => Some(a.min(b).with_timezone(&Utc)),
+        MappedLocalTime::None => None,
+    }
+}
+
+/// The instant a window opens: in a gap, the first instant after it; if ambiguous,
+/// the earlier occurrence.
+fn opening_instant(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&wall) {
+        MappedLocalTime::Single(t) => Some(t.with_timezone(&Utc)),
+        MappedLocalTime::Ambiguous(a, b) => Some(a.min(b).with_timezone(&Utc)),
+        MappedLocalTime::None => end_of_gap(tz, wall),
+    }
+}
+
+/// The instant a window closes: the moment after which the clock never again reads
+/// a time before `wall`. In a gap that is the first instant after the gap; if `wall`
+/// is ambiguous it is the later occurrence (so the window is not shortened), except
+/// when `wall` is exactly where the repeated period begins: then the window does not
+/// reach into the repeat and closes at the first occurrence (not lengthened either).
+fn closing_instant(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&wall) {
+        MappedLocalTime::Single(t) => Some(t.with_timezone(&Utc)),
+        MappedLocalTime::Ambiguous(a, b) => {
+            let earlier = a.min(b).with_timezone(&Utc);
+            let later = a.max(b).with_timezone(&Utc);
+            let just_before = later.checked_sub_signed(Duration::nanoseconds(1))?;
+            if local(just_before, tz).naive_local() < wall {
+                Some(later)
+            } else {
+                Some(earlier)
+            }
+        }
+        MappedLocalTime::None => end_of_gap(tz, wall),
+    }
+}
+
+/// For a wall-clock time inside a spring-forward gap: the transition instant, i.e.
+/// the first instant whose local time is at or after `wall`. Found by binary search
+/// over whole seconds (tz transitions are on whole seconds) within ±30 h.
+fn end_of_gap(tz: Tz, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
+    const SEARCH_SECS: i64 = 30 * 3600;
+    let reached = |secs: i64| -> Option<bool> {
+        Some(local(DateTime::from_timestamp(secs, 0)?, tz).naive_local() >= wall)
+    };
+    let base = wall.and_utc().timestamp();
+    let mut lo = base.checked_sub(SEARCH_SECS)?;
+    let mut hi = base.checked_add(SEARCH_SECS)?;
+    if reached(lo)? || !reached(hi)? {
+        return None;
+    }
+    // Invariant: local(lo) < wall <= local(hi).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if reached(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    DateTime::from_timestamp(hi, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Offset, TimeDelta};
+    use chrono_tz::America::{New_York, Santiago};
+    use chrono_tz::Asia::Kolkata;
+    use chrono_tz::Australia::Lord_Howe;
+    use chrono_tz::Europe::London;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn mins(m: i64) -> Duration {
+        Duration::minutes(m)
+    }
+
+    fn window_on(day: NaiveDate, opens: (u32, u32), closes: (u32, u32)) -> OpeningWindow {
+        OpeningWindow::new(day.weekday(), hm(opens.0, opens.1), hm(closes.0, closes.1))
+    }
+
+    /// Rules with no practical notice/horizon limit relative to `long_ago()`.
+    fn open_rules(length: i64, step: i64) -> SlotRules {
+        SlotRules {
+            length: mins(length),
+            step: mins(step),
+            min_notice: Duration::zero(),
+            horizon: Duration::days(3650),
+        }
+    }
+
+    fn long_ago() -> DateTime<Utc> {
+        at("2025-01-01T00:00:00Z")
+    }
+
+    /// Slot starts as "YYYY-MM-DDTHH:MMZ".
+    fn starts(slots: &[Slot]) -> Vec<String> {
+        slots
+            .iter()
+            .map(|s| s.starts_at.format("%Y-%m-%dT%H:%MZ").to_string())
+            .collect()
+    }
+
+    /// `HH:MM` times on `day` (a UTC date) as "YYYY-MM-DDTHH:MMZ".
+    fn on(day: &str, times: &[&str]) -> Vec<String> {
+        times.iter().map(|t| format!("{day}T{t}Z")).collect()
+    }
+
+    struct DayCase {
+        name: &'static str,
+        tz: Tz,
+        day: NaiveDate,
+        opens: (u32, u32),
+        closes: (u32, u32),
+        length: i64,
+        step: i64,
+        expected: Vec<String>,
+    }
+
+    fn day_cases() -> Vec<DayCase> {
+        let case = |name, tz, day, opens, closes, length, step, expected| DayCase {
+            name,
+            tz,
+            day,
+            opens,
+            closes,
+            length,
+            step,
+            expected,
+        };
+        let spring26 = date(2026, 3, 29);
+        let autumn26 = date(2026, 10, 25);
+        let spring27 = date(2027, 3, 28);
+        let autumn27 = date(2027, 10, 31);
+        let ny_spring = date(2026, 3, 8);
+        let ny_autumn = date(2026, 11, 1);
+        let ordinary = date(2026, 1, 14);
+        vec![
+            // Ordinary days.
+            case(
+                "winter day",
+                London,
+                ordinary,
+                (9, 0),
+                (12, 0),
+                30,
+                30,
+                on(
+                    "2026-01-14",
+                    &["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"],
+                ),
+            ),
+            case(
+                "summer day is BST",
+                London,
+                date(2026, 7, 15),
+                (9, 0),
+                (11, 0),
+                30,
+                30,
+                on("2026-07-15", &["08:00", "08:30", "09:00", "09:30"]),
+            ),
+            case(
+                "last slot must end by closing",
+                London,
+                ordinary,
+                (9, 0),
+                (10, 40),
+                30,
+                30,
+                on("2026-01-14", &["09:00", "09:30", "10:00"]),
+            ),
+            case(
+                "step longer than length",
+                London,
+                ordinary,
+                (9, 0),
+                (11, 0),
+                30,
+                45,
+                on("2026-01-14", &["09:00", "09:45", "10:30"]),
+            ),
+            case(
+                "step shorter than length overlaps",
+                London,
+                ordinary,
+                (9, 0),
+                (10, 0),
+                30,
+                15,
+                on("2026-01-14", &["09:00", "09:15", "09:30"]),
+            ),
+            case(
+                "window shorter than length",
+                London,
+                ordinary,
+                (9, 0),
+                (9, 20),
+                30,
+                30,
+                vec![],
+            ),
+            // London spring forward 2026-03-29: 01:00 GMT -> 02:00 BST.
+            case(
+                "spring 2026 night 30/30",
+                London,
+                spring26,
+                (0, 0),
+                (4, 0),
+                30,
+                30,
+                on(
+                    "2026-03-29",
+                    &["00:00", "00:30", "01:00", "01:30", "02:00", "02:30"],
+                ),
+            ),
+            case(
+                "spring 2026 night 60/60",
+                London,
+                spring26,
+                (0, 0),
+                (4, 0),
+                60,
+                60,
+                on("2026-03-29", &["00:00", "01:00", "02:00"]),
+            ),
+            case(
+                "spring 2026 45/45: 02:15 BST (01:15Z) would overlap 00:45 GMT",
+                London,
+                spring26,
+                (0, 0),
+                (4, 0),
+                45,
+                45,
+                on("2026-03-29", &["00:00", "00:45", "02:00"]),
+            ),
+            case(
+                "spring 2026 afternoon",
+                London,
+                spring26,
+                (13, 0),
+                (15, 0),
+                30,
+                30,
+                on("2026-03-29", &["12:00", "12:30", "13:00", "13:30"]),
+            ),
+            case(
+                "spring 2026 opening in the gap",
+                London,
+                spring26,
+                (1, 30),
+                (3, 0),
+                30,
+                30,
+                on("2026-03-29", &["01:00", "01:30"]),
+            ),
+            case(
+                "spring 2026 closing in the gap",
+                London,
+                spring26,
+                (0, 0),
+                (1, 30),
+                30,
+                30,
+                on("2026-03-29", &["00:00", "00:30"]),
+            ),
+            case(
+                "spring 2026 window entirely in the gap",
+                London,
+                spring26,
+                (1, 10),
+                (1, 50),
+                5,
+                5,
+                vec![],
+            ),
+            // London fall back 2026-10-25: 02:00 BST -> 01:00 GMT.
+            case(
+                "autumn 2026 night 30/30",
+                London,
+                autumn26,
+                (0, 0),
+                (4, 0),
+                30,
+                30,
+                [
+                    on("2026-10-24", &["23:00", "23:30"]),
+                    on(
+                        "2026-10-25",
+                        &["00:00", "00:30", "02:00", "02:30", "03:00", "03:30"],
+                    ),
+                ]
+                .concat(),
+            ),
+            case(
+                "autumn 2026 night 60/60",
+                London,
+                autumn26,
+                (0, 0),
+                (4, 0),
+                60,
+                60,
+                [
+                    on("2026-10-24", &["23:00"]),
+                    on("2026-10-25", &["00:00", "02:00", "03:00"]),
+                ]
+                .concat(),
+            ),
+            case(
+                "autumn 2026 45/45",
+                London,
+                autumn26,
+                (0, 0),
+                (3, 0),
+                45,
+                45,
+                [
+                    on("2026-10-24", &["23:00", "23:45"]),
+                    on("2026-10-25", &["00:30", "02:15"]),
+                ]
+                .concat(),
+            ),
+            case(
+                "autumn 2026 step 15 < length 30 through the fold",
+                London,
+                autumn26,
+                (0, 30),
+                (2, 30),
+                30,
+                15,
+                [
+                    on("2026-10-24", &["23:30", "23:45"]),
+                    on("2026-10-25", &["00:00", "00:15", "00:30", "00:45", "02:00"]),
+                ]
+                .concat(),
+            ),
+            case(
+                "autumn 2026 afternoon",
+                London,
+                autumn26,
+                (13, 0),
+                (15, 0),
+                30,
+                30,
+                on("2026-10-25", &["13:00", "13:30", "14:00", "14:30"]),
+            ),
+            case(
+                "autumn 2026 opening in the fold uses the earlier 01:30",
+                London,
+                autumn26,
+                (1, 30),
+                (3, 0),
+                30,
+                30,
+                on("2026-10-25", &["00:30", "02:00", "02:30"]),
+            ),
+            case(
+                "autumn 2026 closing at the start of the fold uses the first 01:00",
+                London,
+                autumn26,
+                (0, 0),
+                (1, 0),
+                90,
+                90,
+                vec![],
+            ),
+            case(
+                "autumn 2026 closing in the fold uses the later 01:30",
+                London,
+                autumn26,
+                (0, 0),
+                (1, 30),
+                60,
+                60,
+                [on("2026-10-24", &["23:00"]), on("2026-10-25", &["00:00"])].concat(),
+            ),
+            // London 2027.
+            case(
+                "spring 2027 night",
+                London,
+                spring27,
+                (0, 0),
+                (4, 0),
+                30,
+                30,
+                on(
+                    "2027-03-28",
+                    &["00:00", "00:30", "01:00", "01:30", "02:00", "02:30"],
+                ),
+            ),
+            case(
+                "spring 2027 afternoon",
+                London,
+                spring27,
+                (14, 0),
+                (15, 0),
+                30,
+                30,
+                on("2027-03-28", &["13:00", "13:30"]),
+            ),
+            case(
+                "autumn 2027 night",
+                London,
+                autumn27,
+                (0, 0),
+                (4, 0),
+                30,
+                30,
+                [
+                    on("2027-10-30", &["23:00", "23:30"]),
+                    on(
+                        "2027-10-31",
+                        &["00:00", "00:30", "02:00", "02:30", "03:00", "03:30"],
+                    ),
+                ]
+                .concat(),
+            ),
+            case(
+                "autumn 2027 afternoon",
+                London,
+                autumn27,
+                (14, 0),
+                (15, 0),
+                30,
+                30,
+                on("2027-10-31", &["14:00", "14:30"]),
+            ),
+            // New York: 2026-03-08 02:00 EST -> 03:00 EDT; 2026-11-01 02:00 EDT -> 01:00 EST.
+            case(
+                "New York ordinary day",
+                New_York,
+                date(2026, 6, 10),
+                (9, 0),
+                (10, 0),
+                30,
+                30,
+                on("2026-06-10", &["13:00", "13:30"]),
+            ),
+            case(
+                "New York spring night",
+                New_York,
+                ny_spring,
+                (0, 0),
+                (5, 0),
+                60,
+                60,
+                on("2026-03-08", &["05:00", "06:00", "07:00", "08:00"]),
+            ),
+            case(
+                "New York spring afternoon",
+                New_York,
+                ny_spring,
+                (14, 0),
+                (15, 0),
+                30,
+                30,
+                on("2026-03-08", &["18:00", "18:30"]),
+            ),
+            case(
+                "New York autumn night",
+                New_York,
+                ny_autumn,
+                (0, 0),
+                (3, 0),
+                60,
+                60,
+                on("2026-11-01", &["04:00", "05:00", "07:00"]),
+            ),
+            case(
+                "New York autumn afternoon",
+                New_York,
+                ny_autumn,
+                (14, 0),
+                (15, 0),
+                30,
+                30,
+                on("2026-11-01", &["19:00", "19:30"]),
+            ),
+            // Santiago: 2026-04-05 00:00 (-03) -> 2026-04-04 23:00 (-04); 23:00 is the
+            // start of the repeated hour, so a window closing at 23:00 ends at 02:00Z.
+            case(
+                "Santiago closing at the start of the fold",
+                Santiago,
+                date(2026, 4, 4),
+                (21, 0),
+                (23, 0),
+                90,
+                90,
+                on("2026-04-05", &["00:00"]),
+            ),
+            // Lord Howe: 30-minute DST, 2026-04-05 02:00 (+11) -> 01:30 (+10:30).
+            case(
+                "Lord Howe half-hour fall back",
+                Lord_Howe,
+                date(2026, 4, 5),
+                (1, 0),
+                (3, 0),
+                30,
+                30,
+                on("2026-04-04", &["14:00", "14:30", "15:30", "16:00"]),
+            ),
+        ]
+    }
+
+    #[test]
+    fn single_day_table() {
+        for c in day_cases() {
+            let got = free_slots(
+                c.tz,
+                c.day,
+                c.day,
+                &[window_on(c.day, c.opens, c.closes)],
+                &[],
+                &[],
+                &open_rules(c.length, c.step),
+                long_ago(),
+            );
+            assert_eq!(starts(&got), c.expected, "case: {}", c.name);
+            for s in &got {
+                assert_eq!(s.ends_at - s.starts_at, mins(c.length), "case: {}", c.name);
+                assert_eq!(
+                    local(s.starts_at, c.tz).date_naive(),
+                    c.day,
+                    "case: {}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dst_local_start_times_are_unique_and_right() {
+        let day = date(2026, 10, 25);
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &[window_on(day, (0, 0), (4, 0))],
+            &[],
+            &[],
+            &open_rules(30, 30),
+            long_ago(),
+        );
+        let local_times: Vec<String> = got
+            .iter()
+            .map(|s| local(s.starts_at, London).format("%H:%M %Z").to_string())
+            .collect();
+        assert_eq!(
+            local_times,
+            [
+                "00:00 BST",
+                "00:30 BST",
+                "01:00 BST",
+                "01:30 BST",
+                "02:00 GMT",
+                "02:30 GMT",
+                "03:00 GMT",
+                "03:30 GMT"
+            ]
+        );
+        // 01:30 BST ends at 01:00 GMT; nothing starts before that.
+        assert_eq!(got[3].ends_at, at("2026-10-25T01:00:00Z"));
+        assert!(got[4].starts_at >= got[3].ends_at);
+
+        let day = date(2026, 3, 29);
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &[window_on(day, (14, 0), (14, 30))],
+            &[],
+            &[],
+            &open_rules(30, 30),
+            long_ago(),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].starts_at, at("2026-03-29T13:00:00Z"));
+        assert_eq!(
+            local(got[0].starts_at, London)
+                .format("%H:%M %Z")
+                .to_string(),
+            "14:00 BST"
+        );
+    }
+
+    struct BlockCase {
+        name: &'static str,
+        closures: &'static [(&'static str, &'static str)],
+        busy: &'static [(&'static str, &'static str)],
+        expected: &'static [&'static str],
+    }
+
+    #[test]
+    fn closures_and_busy_table() {
+        // 2026-01-14 is GMT, so local == UTC. Slots 09:00..11:30 by default.
+        let all: &[&str] = &["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"];
+        let cases = [
+            BlockCase {
+                name: "nothing blocked",
+                closures: &[],
+                busy: &[],
+                expected: all,
+            },
+            BlockCase {
+                name: "full-day closure",
+                closures: &[("2026-01-14T00:00", "2026-01-15T00:00")],
+                busy: &[],
+                expected: &[],
+            },
+            BlockCase {
+                name: "partial closure",
+                closures: &[("2026-01-14T10:00", "2026-01-14T11:00")],
+                busy: &[],
+                expected: &["09:00", "09:30", "11:00", "11:30"],
+            },
+            BlockCase {
+                name: "closure exactly one slot",
+                closures: &[("2026-01-14T09:30", "2026-01-14T10:00")],
+                busy: &[],
+                expected: &["09:00", "10:00", "10:30", "11:00", "11:30"],
+            },
+            BlockCase {
+                name: "busy straddling two slots",
+                closures: &[],
+                busy: &[("2026-01-14T09:45", "2026-01-14T10:15")],
+                expected: &["09:00", "10:30", "11:00", "11:30"],
+            },
+            BlockCase {
+                name: "busy inside one slot",
+                closures: &[],
+                busy: &[("2026-01-14T10:10", "2026-01-14T10:20")],
+                expected: &["09:00", "09:30", "10:30", "11:00", "11:30"],
+            },
+            BlockCase {
+                name: "busy ending exactly at the first start",
+                closures: &[],
+                busy: &[("2026-01-14T08:00", "2026-01-14T09:00")],
+                expected: all,
+            },
+            BlockCase {
+                name: "closure starting exactly at the last end",
+                closures: &[("2026-01-14T12:00", "2026-01-14T13:00")],
+                busy: &[],
+                expected: all,
+            },
+            BlockCase {
+                name: "empty and inverted intervals block nothing",
+                closures: &[("2026-01-14T10:00", "2026-01-14T10:00")],
+                busy: &[("2026-01-14T11:00", "2026-01-14T10:00")],
+                expected: all,
+            },
+            BlockCase {
+                name: "adjacent closure and busy",
+                closures: &[("2026-01-14T09:00", "2026-01-14T09:30")],
+                busy: &[("2026-01-14T09:30", "2026-01-14T10:00")],
+                expected: &["10:00", "10:30", "11:00", "11:30"],
+            },
+            BlockCase {
+                name: "unsorted overlapping busy",
+                closures: &[],
+                busy: &[
+                    ("2026-01-14T11:00", "2026-01-14T11:10"),
+                    ("2026-01-14T09:00", "2026-01-14T09:40"),
+                    ("2026-01-14T09:20", "2026-01-14T09:50"),
+                ],
+                expected: &["10:00", "10:30", "11:30"],
+            },
+            BlockCase {
+                name: "closure on another day",
+                closures: &[("2026-01-13T00:00", "2026-01-14T00:00")],
+                busy: &[],
+                expected: all,
+            },
+        ];
+        let day = date(2026, 1, 14);
+        let to_intervals = |raw: &[(&str, &str)]| -> Vec<Interval> {
+            raw.iter()
+                .map(|(a, b)| Interval::new(at(&format!("{a}:00Z")), at(&format!("{b}:00Z"))))
+                .collect()
+        };
+        for c in &cases {
+            let got = free_slots(
+                London,
+                day,
+                day,
+                &[window_on(day, (9, 0), (12, 0))],
+                &to_intervals(c.closures),
+                &to_intervals(c.busy),
+                &open_rules(30, 30),
+                long_ago(),
+            );
+            assert_eq!(
+                starts(&got),
+                on("2026-01-14", c.expected),
+                "case: {}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn notice_and_horizon_table() {
+        let day = date(2026, 1, 14);
+        let rules = |notice: Duration, horizon: Duration| SlotRules {
+            min_notice: notice,
+            horizon,
+            ..SlotRules::default()
+        };
+        let cases: Vec<(&str, &str, SlotRules, Vec<&str>)> = vec![
+            (
+                "notice boundary exactly at the first start",
+                "2026-01-13T09:00:00Z",
+                rules(Duration::hours(24), Duration::days(60)),
+                vec!["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"],
+            ),
+            (
+                "one minute late drops the first slot",
+                "2026-01-13T09:01:00Z",
+                rules(Duration::hours(24), Duration::days(60)),
+                vec!["09:30", "10:00", "10:30", "11:00", "11:30"],
+            ),
+            (
+                "default rules",
+                "2026-01-13T10:00:00Z",
+                SlotRules::default(),
+                vec!["10:00", "10:30", "11:00", "11:30"],
+            ),
+            (
+                "horizon boundary exactly at a start",
+                "2026-01-13T09:00:00Z",
+                rules(Duration::zero(), Duration::hours(26)),
+                vec!["09:00", "09:30", "10:00", "10:30", "11:00"],
+            ),
+            (
+                "horizon one minute short",
+                "2026-01-13T09:00:00Z",
+                rules(Duration::zero(), Duration::hours(26) - mins(1)),
+                vec!["09:00", "09:30", "10:00", "10:30"],
+            ),
+            (
+                "notice and horizon both on one start",
+                "2026-01-13T10:00:00Z",
+                rules(Duration::hours(24), Duration::hours(24)),
+                vec!["10:00"],
+            ),
+            (
+                "notice after horizon",
+                "2026-01-13T09:00:00Z",
+                rules(Duration::hours(25), Duration::hours(24)),
+                vec![],
+            ),
+            (
+                "beyond the default 60-day horizon",
+                "2025-11-01T00:00:00Z",
+                SlotRules::default(),
+                vec![],
+            ),
+            (
+                "now after the day",
+                "2026-01-15T00:00:00Z",
+                rules(Duration::zero(), Duration::days(60)),
+                vec![],
+            ),
+        ];
+        for (name, now, rules, expected) in cases {
+            let got = free_slots(
+                London,
+                day,
+                day,
+                &[window_on(day, (9, 0), (12, 0))],
+                &[],
+                &[],
+                &rules,
+                at(now),
+            );
+            assert_eq!(starts(&got), on("2026-01-14", &expected), "case: {name}");
+        }
+    }
+
+    #[test]
+    fn default_rules() {
+        let r = SlotRules::default();
+        assert_eq!(r.length, mins(30));
+        assert_eq!(r.step, r.length);
+        assert_eq!(r.min_notice, Duration::hours(24));
+        assert_eq!(r.horizon, Duration::days(60));
+    }
+
+    #[test]
+    fn multi_day_range_and_windows() {
+        let weekdays = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ];
+        let windows: Vec<OpeningWindow> = weekdays
+            .iter()
+            .flat_map(|&wd| {
+                [
+                    OpeningWindow::new(wd, hm(13, 0), hm(14, 0)),
+                    OpeningWindow::new(wd, hm(9, 0), hm(10, 0)),
+                ]
+            })
+            .collect();
+        // Monday 2026-01-12 to Sunday 2026-01-18.
+        let got = free_slots(
+            London,
+            date(2026, 1, 12),
+            date(2026, 1, 18),
+            &windows,
+            &[],
+            &[],
+            &open_rules(60, 60),
+            long_ago(),
+        );
+        let expected: Vec<String> = (12..=16)
+            .flat_map(|d| on(&format!("2026-01-{d}"), &["09:00", "13:00"]))
+            .collect();
+        assert_eq!(starts(&got), expected);
+    }
+
+    #[test]
+    fn overlapping_windows_merge_touching_windows_do_not() {
+        let day = date(2026, 1, 14);
+        let overlapping = [
+            window_on(day, (9, 0), (10, 30)),
+            window_on(day, (10, 15), (11, 0)),
+        ];
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &overlapping,
+            &[],
+            &[],
+            &open_rules(50, 50),
+            long_ago(),
+        );
+        assert_eq!(starts(&got), on("2026-01-14", &["09:00", "09:50"]));
+
+        let duplicated = [
+            window_on(day, (9, 0), (10, 0)),
+            window_on(day, (9, 0), (10, 0)),
+        ];
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &duplicated,
+            &[],
+            &[],
+            &open_rules(30, 30),
+            long_ago(),
+        );
+        assert_eq!(starts(&got), on("2026-01-14", &["09:00", "09:30"]));
+
+        let touching = [
+            window_on(day, (9, 0), (10, 15)),
+            window_on(day, (10, 15), (11, 0)),
+        ];
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &touching,
+            &[],
+            &[],
+            &open_rules(30, 30),
+            long_ago(),
+        );
+        assert_eq!(starts(&got), on("2026-01-14", &["09:00", "09:30", "10:15"]));
+    }
+
+    #[test]
+    fn windows_straddling_the_fold_do_not_overlap() {
+        // 00:00-01:30 closes at 01:30 GMT (later), 01:45-03:00 opens at 01:45 BST (earlier):
+        // the two windows overlap in real time, the slots must not.
+        let day = date(2026, 10, 25);
+        let windows = [
+            window_on(day, (0, 0), (1, 30)),
+            window_on(day, (1, 45), (3, 0)),
+        ];
+        let got = free_slots(
+            London,
+            day,
+            day,
+            &windows,
+            &[],
+            &[],
+            &open_rules(60, 60),
+            long_ago(),
+        );
+        // 01:00 BST (00:00Z-01:00Z) from the first window is kept; 01:45 BST (00:45Z)
+        // from the second would overlap it and is dropped; 02:45 GMT does not fit.
+        assert_eq!(
+            starts(&got),
+            [on("2026-10-24", &["23:00"]), on("2026-10-25", &["00:00"])].concat()
+        );
+        assert!(got.windows(2).all(|p| p[0].ends_at <= p[1].starts_at));
+    }
+
+    #[test]
+    fn nonsense_input_is_harmless() {
+        let day = date(2026, 1, 14);
+        let good = window_on(day, (9, 0), (10, 0));
+        let run = |windows: &[OpeningWindow], rules: SlotRules, from, to, now| {
+            free_slots(London, from, to, windows, &[], &[], &rules, now)
+        };
+        let inverted = window_on(day, (12, 0), (11, 0));
+        let empty = window_on(day, (12, 0), (12, 0));
+        assert_eq!(
+            starts(&run(
+                &[inverted, good, empty],
+                open_rules(30, 30),
+                day,
+                day,
+                long_ago()
+            )),
+            on("2026-01-14", &["09:00", "09:30"])
+        );
+        for (length, step) in [(0, 30), (30, 0), (-30, 30), (30, -30)] {
+            assert!(run(&[good], open_rules(length, step), day, day, long_ago()).is_empty());
+        }
+        assert!(run(
+            &[good],
+            open_rules(30, 30),
+            day,
+            date(2026, 1, 13),
+            long_ago()
+        )
+        .is_empty());
+
+        let extreme = |length, step, min_notice, horizon| SlotRules {
+            length,
+            step,
+            min_notice,
+            horizon,
+        };
+        let (max, min) = (TimeDelta::MAX, TimeDelta::MIN);
+        assert!(run(
+            &[good],
+            extreme(max, mins(30), mins(0), max),
+            day,
+            day,
+            long_ago()
+        )
+        .is_empty());
+        assert_eq!(
+            run(
+                &[good],
+                extreme(mins(30), max, mins(0), max),
+                day,
+                day,
+                long_ago()
+            )
+            .len(),
+            1
+        );
+        assert!(run(
+            &[good],
+            extreme(mins(30), mins(30), max, max),
+            day,
+            day,
+            long_ago()
+        )
+        .is_empty());
+        assert_eq!(
+            run(
+                &[good],
+                extreme(mins(30), mins(30), min, max),
+                day,
+                day,
+                long_ago()
+            )
+            .len(),
+            2
+        );
+        assert!(run(
+            &[good],
+            extreme(mins(30), mins(30), min, min),
+            day,
+            day,
+            long_ago()
+        )
+        .is_empty());
+        assert!(run(
+            &[good],
+            open_rules(30, 30),
+            day,
+            day,
+            DateTime::<Utc>::MAX_UTC
+        )
+        .is_empty());
+        assert_eq!(
+            run(
+                &[good],
+                extreme(mins(30), mins(30), min, max),
+                day,
+                day,
+                DateTime::<Utc>::MIN_UTC
+            )
+            .len(),
+            2
+        );
+
+        // Dates at the ends of chrono's range, every weekday open all day.
+        let all_day: Vec<OpeningWindow> = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ]
+        .iter()
+        .map(|&wd| OpeningWindow::new(wd, NaiveTime::MIN, hm(23, 59)))
+        .collect();
+        let lenient = extreme(mins(60), mins(60), min, max);
+        for (from, to) in [
+            (NaiveDate::MIN, NaiveDate::MIN + chrono::Days::new(2)),
+            (NaiveDate::MAX - chrono::Days::new(2), NaiveDate::MAX),
+        ] {
+            for tz in [London, Lord_Howe, New_York] {
+                let got = free_slots(tz, from, to, &all_day, &[], &[], &lenient, long_ago());
+                assert!(got.windows(2).all(|p| p[0].ends_at <= p[1].starts_at));
+            }
+        }
+        // A huge date range is clamped to the horizon.
+        let got = run(
+            &all_day,
+            SlotRules::default(),
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+            at("2026-01-01T12:00:00Z"),
+        );
+        assert_eq!(got.first().unwrap().starts_at, at("2026-01-02T12:00:00Z"));
+        assert_eq!(got.last().unwrap().starts_at, at("2026-03-02T12:00:00Z"));
+    }
+
+    #[test]
+    fn overlaps_is_half_open() {
+        let iv = |a: &str, b: &str| Interval::new(at(a), at(b));
+        let base = iv("2026-01-14T09:00:00Z", "2026-01-14T10:00:00Z");
+        let cases = [
+            (iv("2026-01-14T10:00:00Z", "2026-01-14T11:00:00Z"), false),
+            (iv("2026-01-14T08:00:00Z", "2026-01-14T09:00:00Z"), false),
+            (iv("2026-01-14T09:59:00Z", "2026-01-14T11:00:00Z"), true),
+            (iv("2026-01-14T08:00:00Z", "2026-01-14T09:01:00Z"), true),
+            (iv("2026-01-14T09:10:00Z", "2026-01-14T09:20:00Z"), true),
+            (iv("2026-01-14T08:00:00Z", "2026-01-14T11:00:00Z"), true),
+            (iv("2026-01-14T09:30:00Z", "2026-01-14T09:30:00Z"), false),
+            (iv("2026-01-14T09:40:00Z", "2026-01-14T09:20:00Z"), false),
+        ];
+        for (other, expected) in cases {
+            assert_eq!(overlaps(&base, &other), expected, "{other:?}");
+            assert_eq!(overlaps(&other, &base), expected, "{other:?}");
+        }
+        let slot = Slot {
+            starts_at: at("2026-01-14T09:00:00Z"),
+            ends_at: at("2026-01-14T09:30:00Z"),
+        };
+        assert_eq!(slot.interval(), Interval::new(slot.starts_at, slot.ends_at));
+    }
+
+    // ---------------------------------------------------------------------------
+    // Property tests
+    // ---------------------------------------------------------------------------
+
+    const ZONES: [Tz; 5] = [London, New_York, Lord_Howe, Santiago, Kolkata];
+
+    /// DST days of the zones above, plus an ordinary day.
+    const ANCHORS: [(i32, u32, u32); 11] = [
+        (2026, 3, 29),
+        (2026, 10, 25),
+        (2027, 3, 28),
+        (2027, 10, 31),
+        (2026, 3, 8),
+        (2026, 11, 1),
+        (2026, 4, 5),
+        (2026, 10, 4),
+        (2026, 4, 4),
+        (2026, 9, 6),
+        (2026, 6, 15),
+    ];
+
+    const GRID: i64 = 5; // minutes
+
+    #[derive(Debug, Clone)]
+    struct Scenario {
+        tz: Tz,
+        from: NaiveDate,
+        to: NaiveDate,
+        windows: Vec<OpeningWindow>,
+        closures: Vec<Interval>,
+        busy: Vec<Interval>,
+        rules: SlotRules,
+        now: DateTime<Utc>,
+    }
+
+    fn grid_time(units: u32) -> NaiveTime {
+        hm(units * GRID as u32 / 60, units * GRID as u32 % 60)
+    }
+
+    fn weekday_from(n: u32) -> Weekday {
+        Weekday::try_from(n as u8).unwrap()
+    }
+
+    fn intervals(base: DateTime<Utc>) -> impl Strategy<Value = Vec<Interval>> {
+        prop::collection::vec((-576i64..=1728, -12i64..=96), 0..4).prop_map(move |raw| {
+            raw.into_iter()
+                .map(|(start, len)| {
+                    let starts_at = base + mins(start * GRID);
+                    Interval::new(starts_at, starts_at + mins(len * GRID))
+                })
+                .collect()
+        })
+    }
+
+    /// Arbitrary scenarios on a 5-minute grid around DST days; `step >= length` when
+    /// `spaced`.
+    fn scenario(spaced: bool) -> impl Strategy<Value = Scenario> {
+        (0..ZONES.len(), 0..ANCHORS.len(), -2i64..=1, 0u64..=3).prop_flat_map(
+            move |(zone, anchor, shift, span)| {
+                let (y, m, d) = ANCHORS[anchor];
+                let from = date(y, m, d) + Duration::days(shift);
+                let to = from + chrono::Days::new(span);
+                let base = from.and_time(NaiveTime::MIN).and_utc();
+                // weekday >= 7 means every day; some windows come out inverted or empty.
+                let windows = prop::collection::vec((0u32..10, 0u32..288, -24i32..=144), 1..5)
+                    .prop_map(|raw| {
+                        raw.into_iter()
+                            .flat_map(|(wd, opens, len)| {
+                                let closes = (opens as i32 + len).clamp(0, 287) as u32;
+                                let days = if wd >= 7 { 0..7 } else { wd..wd + 1 };
+                                days.map(move |wd| {
+                                    OpeningWindow::new(
+                                        weekday_from(wd),
+                                        grid_time(opens),
+                                        grid_time(closes),
+                                    )
+                                })
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                let rules = (1i64..=24, 1i64..=24, 0i64..=288, 0i64..=2304).prop_map(
+                    move |(length, step, notice, horizon)| SlotRules {
+                        length: mins(length * GRID),
+                        step: mins(if spaced { length + step - 1 } else { step } * GRID),
+                        min_notice: mins(notice * GRID),
+                        horizon: mins(horizon * GRID),
+                    },
+                );
+                let now = (-864i64..=288).prop_map(move |n| base + mins(n * GRID));
+                (windows, intervals(base), intervals(base), rules, now).prop_map(
+                    move |(windows, closures, busy, rules, now)| Scenario {
+                        tz: ZONES[zone],
+                        from,
+                        to,
+                        windows,
+                        closures,
+                        busy,
+                        rules,
+                        now,
+                    },
+                )
+            },
+        )
+    }
+
+    fn offset_at(tz: Tz, instant: DateTime<Utc>) -> Duration {
+        Duration::seconds(
+            tz.offset_from_utc_datetime(&instant.naive_utc())
+                .fix()
+                .local_minus_utc()
+                .into(),
+        )
+    }
+
+    /// Brute force (minute scan): the earliest instant whose local time is >= `wall`.
+    fn oracle_open(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+        let guess = wall.and_utc() - offset_at(tz, wall.and_utc() - Duration::days(1));
+        let mut x = guess - Duration::hours(3);
+        assert!(local(x, tz).naive_local() < wall);
+        while local(x, tz).naive_local() < wall {
+            x += mins(1);
+        }
+        x
+    }
+
+    /// Brute force (minute scan): the end of the last run of instants whose local time
+    /// is < `wall`, i.e. the window's closing instant.
+    fn oracle_close(tz: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+        let guess = wall.and_utc() - offset_at(tz, wall.and_utc() + Duration::days(1));
+        let mut y = guess + Duration::hours(3);
+        assert!(local(y - mins(1), tz).naive_local() >= wall);
+        while local(y - mins(1), tz).naive_local() >= wall {
+            y -= mins(1);
+        }
+        y
+    }
+
+    fn check_invariants(sc: &Scenario, slots: &[Slot]) -> Result<(), TestCaseError> {
+        let tz = sc.tz;
+        let earliest = sc.now + sc.rules.min_notice;
+        let latest = sc.now + sc.rules.horizon;
+        let mut open_cache: HashMap<NaiveDateTime, DateTime<Utc>> = HashMap::new();
+        let mut close_cache: HashMap<NaiveDateTime, DateTime<Utc>> = HashMap::new();
+        let mut local_starts = HashSet::new();
+
+        for s in slots {
+            prop_assert_eq!(s.ends_at - s.starts_at, sc.rules.length);
+            prop_assert!(s.starts_at >= earliest, "before notice: {:?}", s);
+            prop_assert!(s.starts_at <= latest, "after horizon: {:?}", s);
+            for block in sc.closures.iter().chain(&sc.busy) {
+                prop_assert!(!overlaps(&s.interval(), block), "{:?} hits {:?}", s, block);
+            }
+            let start_local = local(s.starts_at, tz).naive_local();
+            prop_assert!(
+                local_starts.insert(start_local),
+                "local start twice: {}",
+                start_local
+            );
+            let day = start_local.date();
+            prop_assert!(sc.from <= day && day <= sc.to, "outside dates: {}", day);
+
+            // On the wall-clock grid of a window of that weekday.
+            let time = start_local.time();
+            let step_secs = sc.rules.step.num_seconds();
+            prop_assert!(
+                sc.windows.iter().any(|w| {
+                    w.weekday == day.weekday()
+                        && w.opens < w.closes
+                        && w.opens <= time
+                        && (time - w.opens).num_seconds() % step_secs == 0
+                }),
+                "off grid: {}",
+                start_local
+            );
+
+            // Inside the union of the real-time intervals of that date's windows.
+            let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = sc
+                .windows
+                .iter()
+                .filter(|w| w.weekday == day.weekday() && w.opens < w.closes)
+                .map(|w| {
+                    let (o, c) = (day.and_time(w.opens), day.and_time(w.closes));
+                    let opens = *open_cache.entry(o).or_insert_with(|| oracle_open(tz, o));
+                    let closes = *close_cache.entry(c).or_insert_with(|| oracle_close(tz, c));
+                    (opens, closes)
+                })
+                .collect();
+            spans.sort();
+            let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+            for (o, c) in spans {
+                match merged.last_mut() {
+                    Some(prev) if o <= prev.1 => prev.1 = prev.1.max(c),
+                    _ => merged.push((o, c)),
+                }
+            }
+            prop_assert!(
+                merged
+                    .iter()
+                    .any(|&(o, c)| o <= s.starts_at && s.ends_at <= c),
+                "{:?} outside windows {:?}",
+                s,
+                merged
+            );
+        }
+        for pair in slots.windows(2) {
+            prop_assert!(
+                pair[0].starts_at < pair[1].starts_at,
+                "not sorted: {:?}",
+                pair
+            );
+            if sc.rules.step >= sc.rules.length {
+                prop_assert!(pair[0].ends_at <= pair[1].starts_at, "overlap: {:?}", pair);
+            } else {
+                prop_assert!(pair[1].starts_at - pair[0].starts_at >= sc.rules.step);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(sc: &Scenario) -> Vec<Slot> {
+        free_slots(
+            sc.tz,
+            sc.from,
+            sc.to,
+            &sc.windows,
+            &sc.closures,
+            &sc.busy,
+            &sc.rules,
+            sc.now,
+        )
+    }
+
+    proptest! {
+        // No regression files: the module lives in a shared source tree. Minimal
+        // failing inputs worth keeping belong in the tables above.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn prop_invariants_step_at_least_length(sc in scenario(true)) {
+            let slots = run(&sc);
+            check_invariants(&sc, &slots)?;
+        }
+
+        #[test]
+        fn prop_invariants_any_step(sc in scenario(false)) {
+            let slots = run(&sc);
+            check_invariants(&sc, &slots)?;
+        }
+
+        /// Closures, busy time, notice and horizon only remove candidates.
+        #[test]
+        fn prop_filters_only_remove(sc in scenario(false)) {
+            let unfiltered = free_slots(
+                sc.tz,
+                sc.from,
+                sc.to,
+                &sc.windows,
+                &[],
+                &[],
+                &SlotRules { min_notice: TimeDelta::MIN, horizon: TimeDelta::MAX, ..sc.rules },
+                sc.now,
+            );
+            let earliest = sc.now + sc.rules.min_notice;
+            let latest = sc.now + sc.rules.horizon;
+            let expected: Vec<Slot> = unfiltered
+                .into_iter()
+                .filter(|s| {
+                    s.starts_at >= earliest
+                        && s.starts_at <= latest
+                        && !sc.closures.iter().chain(&sc.busy).any(|b| overlaps(&s.interval(), b))
+                })
+                .collect();
+            prop_assert_eq!(run(&sc), expected);
+        }
+    }
+}

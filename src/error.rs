@@ -1,0 +1,356 @@
+//! One error type for the whole API, rendered as RFC 9457
+//! `application/problem+json` with a stable machine `code`.
+//!
+//! Internal details (database text, panics, upstream bodies) are logged with
+//! the request id and never reach the client.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field (`client.email`), or the parameter name.
+    #[schema(example = "date_of_birth")]
+    pub field: String,
+    /// Stable code for the rule that failed.
+    #[schema(example = "invalid")]
+    pub code: String,
+    /// What is wrong, in plain language.
+    #[schema(example = "must be a real date in the form YYYY-MM-DD")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// RFC 9457 problem details, as every error is sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "tag:clinic-api,2026:problem:validation_failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "One or more fields are invalid.",
+    "code": "validation_failed",
+    "errors": [{"field": "date_of_birth", "code": "required", "message": "is required"}]
+}))]
+pub struct Problem {
+    /// A URI naming the problem type; stable per `code`.
+    #[serde(rename = "type")]
+    #[schema(example = "tag:clinic-api,2026:problem:not_found")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    #[schema(example = "Not found")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 404, minimum = 100, maximum = 599)]
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    #[schema(example = "No treatment with that slug.")]
+    pub detail: String,
+    /// Stable machine-readable code.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// Per-field errors, when the request had invalid fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable = false)]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("bad request: {detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict {code}: {detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("gone {code}: {detail}")]
+    Gone { code: &'static str, detail: String },
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("not acceptable")]
+    NotAcceptable,
+    #[error("unprocessable {code}: {detail}")]
+    Unprocessable { code: &'static str, detail: String },
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("upstream failure {code}: {detail}")]
+    BadGateway { code: &'static str, detail: String },
+    #[error("unavailable {code}: {detail}")]
+    Unavailable {
+        code: &'static str,
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// A bug or an infrastructure fault; the message is logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+
+    /// A single invalid field.
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest { code, .. } => code,
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict { code, .. } => code,
+            Self::Gone { code, .. } => code,
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotAcceptable => "not_acceptable",
+            Self::Unprocessable { code, .. } => code,
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::BadGateway { code, .. } => code,
+            Self::Unavailable { code, .. } => code,
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "Malformed JSON",
+            Self::BadRequest { .. } => "Bad request",
+            Self::Validation(_) => "Validation failed",
+            Self::Unauthorized(_) => "Authentication required",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::Conflict { .. } => "Conflict",
+            Self::Gone { .. } => "Gone",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::NotAcceptable => "Not acceptable",
+            Self::Unprocessable { .. } => "Unprocessable request",
+            Self::TooManyRequests { .. } => "Too many requests",
+            Self::BadGateway { .. } => "Upstream failure",
+            Self::Unavailable { .. } => "Service unavailable",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::MalformedJson(msg) => format!("The request body is not valid JSON: {msg}."),
+            Self::Validation(_) => "One or more fields are invalid.".into(),
+            Self::Unauthorized(why) => (*why).into(),
+            Self::Forbidden => "Your API key does not have a role allowed here.".into(),
+            Self::NotFound(what) => format!("No {what} was found here."),
+            Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
+            Self::PayloadTooLarge { limit } => {
+                format!("The request body exceeds the limit of {limit} bytes.")
+            }
+            Self::UnsupportedMediaType => "Send the request body as application/json.".into(),
+            Self::NotAcceptable => "This resource is available as application/json.".into(),
+            Self::TooManyRequests { retry_after_secs } => {
+                format!("Too many requests; retry after {retry_after_secs} seconds.")
+            }
+            Self::BadRequest { detail, .. }
+            | Self::Conflict { detail, .. }
+            | Self::Gone { detail, .. }
+            | Self::Unprocessable { detail, .. }
+            | Self::BadGateway { detail, .. }
+            | Self::Unavailable { detail, .. } => detail.clone(),
+            Self::Internal(_) => "An unexpected error occurred. It has been logged.".into(),
+        }
+    }
+
+    /// The problem document sent to the client.
+    pub fn problem(&self) -> Problem {
+        let code = self.code();
+        Problem {
+            problem_type: problem_type(code),
+            title: self.title().into(),
+            status: self.status_code().as_u16(),
+            detail: self.detail(),
+            code: code.into(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// The `type` URI for a problem code: a tag URI, stable and not dereferenced.
+pub fn problem_type(code: &str) -> String {
+    format!("tag:clinic-api,2026:problem:{code}")
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(msg) => tracing::error!(error = %msg, "internal error"),
+            Self::BadGateway { detail, .. } | Self::Unavailable { detail, .. } => {
+                tracing::warn!(code = self.code(), detail = %detail, "dependency failure")
+            }
+            _ => {}
+        }
+        let mut builder = HttpResponse::build(self.status_code());
+        builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        match self {
+            Self::TooManyRequests { retry_after_secs }
+            | Self::Unavailable {
+                retry_after_secs, ..
+            } => {
+                builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Unauthorized(_) => {
+                builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::MethodNotAllowed => {}
+            _ => {}
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
+        builder.body(body)
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        use crate::db::DbError;
+        match err {
+            DbError::Busy => Self::Unavailable {
+                code: "database_busy",
+                detail: "The database is busy; retry shortly.".into(),
+                retry_after_secs: 1,
+            },
+            DbError::Unavailable(msg) => {
+                tracing::error!(error = %msg, "database unavailable");
+                Self::Unavailable {
+                    code: "database_unavailable",
+                    detail: "The database is not reachable; retry shortly.".into(),
+                    retry_after_secs: 5,
+                }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        crate::db::DbError::from(err).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_problem_shape() {
+        let err =
+            ApiError::Validation(vec![FieldError::new("pregnant", "required", "is required")]);
+        let p = err.problem();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.code, "validation_failed");
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.problem_type.ends_with(":validation_failed"));
+    }
+
+    #[test]
+    fn internal_details_are_not_sent() {
+        let err = ApiError::internal("UNIQUE constraint failed: secret_table.col");
+        let body = serde_json::to_string(&err.problem()).unwrap();
+        assert!(!body.contains("secret_table"), "{body}");
+        assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn retry_after_is_sent_when_rate_limited() {
+        let resp = ApiError::TooManyRequests {
+            retry_after_secs: 7,
+        }
+        .error_response();
+        assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(
+            resp.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON
+        );
+    }
+}

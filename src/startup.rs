@@ -1,0 +1,185 @@
+//! Building and running the application. `main` and the tests start it the
+//! same way: [`Application::build`], then [`Application::run_until_stopped`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::cache::ResponseCache;
+use crate::api::{extract, fallback};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::state::AppState;
+use crate::{api, maintenance, seed, telemetry};
+
+/// Why the application could not start; one line, no secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] crate::db::OpenError),
+    #[error("cannot prepare the database {url}: {reason}")]
+    Prepare { url: String, reason: String },
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+}
+
+/// Options that differ between production and tests.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// Handle SIGTERM and Ctrl-C (off when many servers share a test process).
+    pub handle_signals: bool,
+    /// Worker threads; 0 means one per CPU.
+    pub workers: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            handle_signals: true,
+            workers: 0,
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens and migrates the database, loads seed content, binds the port.
+    pub async fn build(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        options: RunOptions,
+    ) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let db = open_and_prepare(settings.clone(), clock.clone()).await?;
+        let state = web::Data::new(AppState {
+            db,
+            settings: settings.clone(),
+            clock,
+            cache: ResponseCache::new(Duration::from_secs(5)),
+        });
+        let listener = TcpListener::bind(settings.bind_addr).map_err(|e| StartError::Bind {
+            addr: settings.bind_addr.to_string(),
+            reason: e.to_string(),
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let server = serve(listener, state.clone(), options).map_err(|e| StartError::Bind {
+            addr: settings.bind_addr.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM, Ctrl-C or the handle), draining
+    /// in-flight requests; background maintenance runs alongside.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let background = tokio::spawn(maintenance::run_periodically(self.state.clone()));
+        let result = self.server.await;
+        background.abort();
+        result
+    }
+}
+
+async fn open_and_prepare(
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+) -> Result<Db, StartError> {
+    tokio::task::spawn_blocking(move || {
+        let db = Db::open(&settings.database_url, settings.database_pool_size)?;
+        let prepare_err = |reason: String| StartError::Prepare {
+            url: settings.database_url.masked(),
+            reason,
+        };
+        db.migrate().map_err(|e| prepare_err(e.to_string()))?;
+        if settings.seed_content {
+            let mut conn = db.conn().map_err(|e| prepare_err(e.to_string()))?;
+            if seed::load_if_empty(&mut conn, &settings, clock.now())
+                .map_err(|e| prepare_err(e.to_string()))?
+            {
+                tracing::info!("loaded seed content into an empty database");
+            }
+        }
+        Ok(db)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(StartError::Prepare {
+            url: String::new(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    options: RunOptions,
+) -> std::io::Result<Server> {
+    let doc = api::openapi();
+    let routes = Arc::new(fallback::RouteTable::from_openapi(&doc));
+    let max_body = state.settings.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::Data::new(routes.clone()))
+            .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+            .app_data(web::PathConfig::default().error_handler(extract::path_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(max_body)
+                    .error_handler(extract::json_error),
+            )
+            .into_utoipa_app()
+            .configure(api::routes)
+            .into_app()
+            .service(
+                SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()),
+            )
+            .default_service(web::to(fallback::not_routed))
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "no-referrer"))
+                    .add((header::X_FRAME_OPTIONS, "DENY")),
+            )
+            .wrap(from_fn(telemetry::log_requests))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30);
+    if !options.handle_signals {
+        server = server.disable_signals();
+    }
+    if options.workers > 0 {
+        server = server.workers(options.workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,111 @@
+//! Staff and partner API keys, stored only as hashes.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::auth::Role;
+use crate::db::schema::api_keys;
+use crate::db::{DbConnection, DbError};
+use crate::secrets::{self, SecretKind};
+
+use super::{from_db, new_id, to_db};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub prefix: String,
+    pub key_hash: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub revoked_at: Option<chrono::NaiveDateTime>,
+    pub last_used_at: Option<chrono::NaiveDateTime>,
+}
+
+/// A freshly created key: the secret is only ever in this value.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub id: String,
+    pub key: String,
+    pub prefix: String,
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    name: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<CreatedKey, DbError> {
+    let (key, prefix) = secrets::generate(SecretKind::ApiKey);
+    let id = new_id();
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::id.eq(&id),
+            api_keys::name.eq(name),
+            api_keys::role.eq(role.as_str()),
+            api_keys::prefix.eq(&prefix),
+            api_keys::key_hash.eq(secrets::hash(&key)),
+            api_keys::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(CreatedKey { id, key, prefix })
+}
+
+/// Revokes a key by id or public prefix; false when no live key matched.
+pub fn revoke(
+    conn: &mut DbConnection,
+    id_or_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        api_keys::table
+            .filter(
+                api_keys::id
+                    .eq(id_or_prefix)
+                    .or(api_keys::prefix.eq(id_or_prefix)),
+            )
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// The live key matching a presented secret, if any.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    presented: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiKeyRow>, DbError> {
+    let Some(public) = secrets::api_key_public_part(presented) else {
+        return Ok(None);
+    };
+    let row: Option<ApiKeyRow> = api_keys::table
+        .filter(api_keys::prefix.eq(public))
+        .filter(api_keys::revoked_at.is_null())
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(row) = row.filter(|r| secrets::hashes_match(&r.key_hash, &secrets::hash(presented)))
+    else {
+        return Ok(None);
+    };
+    // Record use at most every five minutes, to keep reads cheap.
+    let stale = row
+        .last_used_at
+        .is_none_or(|t| now - from_db(t) > chrono::Duration::minutes(5));
+    if stale {
+        diesel::update(api_keys::table.find(&row.id))
+            .set(api_keys::last_used_at.eq(Some(to_db(now))))
+            .execute(conn)?;
+    }
+    Ok(Some(row))
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<ApiKeyRow>, DbError> {
+    Ok(api_keys::table
+        .order((api_keys::created_at.asc(), api_keys::id.asc()))
+        .select(ApiKeyRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,45 @@
+//! Small key-value facts about the database itself (e.g. whether seed
+//! content was loaded).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::app_meta;
+use crate::db::{DbConnection, DbError};
+
+use super::to_db;
+
+pub fn get(conn: &mut DbConnection, key: &str) -> Result<Option<String>, DbError> {
+    Ok(app_meta::table
+        .find(key)
+        .select(app_meta::value)
+        .first(conn)
+        .optional()?)
+}
+
+/// Inserts a key; false when it already exists (first writer wins).
+pub fn insert_if_absent(
+    conn: &mut DbConnection,
+    key: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if get(conn, key)?.is_some() {
+        return Ok(false);
+    }
+    // A savepoint, so a lost race does not abort an enclosing transaction.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(app_meta::table)
+            .values((
+                app_meta::key.eq(key),
+                app_meta::value.eq(value),
+                app_meta::updated_at.eq(to_db(now)),
+            ))
+            .execute(c)
+    });
+    match inserted.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::UniqueViolation(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

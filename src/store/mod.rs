@@ -1,0 +1,41 @@
+//! Rows and queries, one module per table group. Functions take a
+//! connection and run synchronously; callers run them off the executor with
+//! [`crate::db::Db::run`].
+
+pub mod api_keys;
+pub mod faqs;
+pub mod meta;
+pub mod treatments;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::db::DbError;
+
+/// Database timestamps are UTC without a zone.
+pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A new random id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Turns expected constraint failures into API errors.
+pub trait DbErrorExt {
+    /// A unique violation becomes a 409 with `code`; anything else passes on.
+    fn conflict_on_unique(self, code: &'static str, detail: &str) -> crate::error::ApiError;
+}
+
+impl DbErrorExt for DbError {
+    fn conflict_on_unique(self, code: &'static str, detail: &str) -> crate::error::ApiError {
+        match self {
+            DbError::UniqueViolation(_) => crate::error::ApiError::conflict(code, detail),
+            other => other.into(),
+        }
+    }
+}

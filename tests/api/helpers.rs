@@ -1,0 +1,262 @@
+//! Starts the real application on port 0 against a fresh database: a
+//! temporary SQLite file, or a new PostgreSQL database when
+//! `TEST_DATABASE_URL` is a postgres URL (dropped afterwards).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clinic_api::auth::Role;
+use clinic_api::clock::{Clock, ManualClock};
+use clinic_api::config::Settings;
+use clinic_api::db::DatabaseUrl;
+use clinic_api::startup::{Application, RunOptions};
+use clinic_api::state::AppState;
+use diesel::{Connection, RunQueryDsl};
+use serde_json::Value;
+
+/// Where tests start the clock unless they move it.
+pub const TEST_NOW: &str = "2026-11-25T10:00:00Z";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: actix_web::web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    _db: TestDatabase,
+}
+
+/// A parsed HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert_eq!(self.body["status"], status, "{}", self.text);
+    }
+}
+
+pub fn init_logging() {
+    let filter = std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into());
+    clinic_api::telemetry::init(clinic_api::config::LogFormat::Text, &filter);
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logging();
+    let db = TestDatabase::create();
+    let mut settings = Settings::for_database(db.url.clone());
+    settings.bind_addr = "127.0.0.1:0".parse().unwrap();
+    settings.database_pool_size = 8;
+    configure(&mut settings);
+    let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
+    // The server gets a runtime and threads of its own, as in production,
+    // so a test that blocks its own thread cannot stall the server.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server_clock = clock.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Application::build(
+                settings,
+                server_clock,
+                RunOptions {
+                    handle_signals: false,
+                    workers: 2,
+                },
+            )
+            .await
+            .expect("the application starts");
+            tx.send((app.port(), app.state(), app.handle())).unwrap();
+            let _ = app.run_until_stopped().await;
+        });
+    });
+    let (port, state, handle) = rx.recv().expect("the server thread reports its port");
+    let address = format!("http://127.0.0.1:{port}");
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        clock,
+        state,
+        handle,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Creates an API key with the role directly in the database.
+    pub async fn key(&self, role: Role) -> String {
+        let now = self.now();
+        self.state
+            .db
+            .run(move |c| clinic_api::store::api_keys::create(c, "test key", role, now))
+            .await
+            .unwrap()
+            .key
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.send(req).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        self.request(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        self.request(reqwest::Method::PUT, path, token, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.request(reqwest::Method::DELETE, path, token, None)
+            .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the database guard then removes the data.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+pub fn postgres_base() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        match postgres_base() {
+            Some(base) => {
+                let name = format!("clinic_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = diesel::PgConnection::establish(&base)
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create a test database");
+                let url = replace_db_name(&base, &name);
+                TestDatabase {
+                    url: DatabaseUrl::parse(&url).unwrap(),
+                    cleanup: Cleanup::Postgres {
+                        admin_url: base,
+                        name,
+                    },
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("clinic.db");
+                TestDatabase {
+                    url: DatabaseUrl::Sqlite(path),
+                    cleanup: Cleanup::Sqlite(dir),
+                }
+            }
+        }
+    }
+}
+
+fn replace_db_name(base: &str, name: &str) -> String {
+    let (head, tail) = match base.find('?') {
+        Some(i) => base.split_at(i),
+        None => (base, ""),
+    };
+    let cut = head.rfind('/').expect("a database URL has a path");
+    format!("{}/{}{}", &head[..cut], name, tail)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real server over real HTTP, on SQLite by default
+//! and on PostgreSQL when `TEST_DATABASE_URL=postgres://…`.
+
+mod catalogue;
+mod foundation;
+mod helpers;
