@@ -2,13 +2,25 @@
 //! Each job is idempotent, so several instances running it is harmless.
 
 use actix_web::web;
+use chrono::Duration;
 
 use crate::state::AppState;
+use crate::store;
 
 /// One pass of every job; returns what each did, for the CLI and tests.
 pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
-    let _ = state;
-    Ok(Report::default())
+    let now = state.now();
+    let retention = state.settings.retention.clone();
+    state
+        .db
+        .run(move |conn| {
+            let screening_cutoff = now - Duration::days(i64::from(retention.screening_days));
+            Ok(Report {
+                screenings_purged: store::screenings::purge_unattached(conn, screening_cutoff)?,
+                ..Report::default()
+            })
+        })
+        .await
 }
 
 /// What one maintenance pass did.

@@ -257,6 +257,39 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
     }
 }
 
+/// Deserialises a `YYYY-MM-DD` date that must exist in the calendar.
+pub fn calendar_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<chrono::NaiveDate, D::Error> {
+    let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    parse_calendar_date(&raw).map_err(serde::de::Error::custom)
+}
+
+/// Like [`calendar_date`], for an optional field.
+pub fn optional_calendar_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    let raw = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
+    raw.map(|r| parse_calendar_date(&r).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+fn parse_calendar_date(raw: &str) -> Result<chrono::NaiveDate, String> {
+    let well_formed = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !well_formed {
+        return Err(format!("{raw:?} is not a date in the form YYYY-MM-DD"));
+    }
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("{raw} is not a real calendar date"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +365,24 @@ mod tests {
                 ("name".into(), "length".into())
             ]
         );
+    }
+
+    #[test]
+    fn calendar_dates_must_exist() {
+        assert!(parse_calendar_date("2024-02-29").is_ok());
+        for bad in [
+            "2023-02-30",
+            "2023-13-01",
+            "2023-1-01",
+            "01/02/2023",
+            "2023-02-3x",
+            "",
+        ] {
+            assert!(parse_calendar_date(bad).is_err(), "{bad}");
+        }
+        assert!(parse_calendar_date("2023-02-30")
+            .unwrap_err()
+            .contains("real calendar date"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod fallback;
 pub mod faqs;
 pub mod health;
 pub mod pagination;
+pub mod screenings;
 pub mod treatments;
 
 use std::collections::BTreeMap;
@@ -36,7 +37,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(health::live).service(health::ready).service(
         scope::scope("/v1")
             .configure(treatments::routes)
-            .configure(faqs::routes),
+            .configure(faqs::routes)
+            .configure(screenings::routes),
     );
 }
 
@@ -74,6 +76,7 @@ pub fn openapi_json() -> String {
     tags(
         (name = "Treatments", description = "The treatment catalogue."),
         (name = "FAQ", description = "Questions and answers."),
+        (name = "Screening", description = "Who may be treated: date of birth and health answers."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),

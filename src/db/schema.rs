@@ -62,4 +62,19 @@ diesel::table! {
 
 diesel::joinable!(faqs -> treatments (treatment_id));
 
-diesel::allow_tables_to_appear_in_same_query!(app_meta, api_keys, treatments, faqs);
+diesel::table! {
+    screenings (id) {
+        id -> Text,
+        outcome -> Text,
+        reason_codes -> Text,
+        date_of_birth -> Nullable<Date>,
+        judged_on -> Date,
+        age -> Nullable<Integer>,
+        token_hash -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        consultation_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(app_meta, api_keys, treatments, faqs, screenings);

@@ -6,9 +6,12 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{Duration, NaiveDate};
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::age::{age_on, check_date_of_birth};
 use super::catalogue::Contraindication;
 
 /// The rules a screening is judged by.
@@ -174,6 +177,47 @@ pub fn assess(policy: &ScreeningPolicy, age: u32, answers: &HealthAnswers) -> As
     }
 }
 
+/// A screening's inputs that failed: (field, code, message).
+pub type InputError = (&'static str, &'static str, String);
+
+/// A complete screening: checks the date of birth against today, picks the
+/// date age is judged on (the appointment date, default today), and
+/// assesses. Every bad input is reported.
+pub fn screen(
+    policy: &ScreeningPolicy,
+    date_of_birth: NaiveDate,
+    appointment_date: Option<NaiveDate>,
+    today: NaiveDate,
+    horizon_days: u32,
+    answers: &HealthAnswers,
+) -> Result<(NaiveDate, Assessment), Vec<InputError>> {
+    let mut errors = Vec::new();
+    if let Err(e) = check_date_of_birth(date_of_birth, today) {
+        errors.push(("date_of_birth", e.code(), e.message()));
+    }
+    let judged_on = appointment_date.unwrap_or(today);
+    if judged_on < today {
+        errors.push((
+            "appointment_date",
+            "in_past",
+            "must not be in the past".into(),
+        ));
+    }
+    if judged_on > today + Duration::days(i64::from(horizon_days)) {
+        errors.push((
+            "appointment_date",
+            "beyond_horizon",
+            format!("must be within the next {horizon_days} days, the booking horizon"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let age =
+        age_on(date_of_birth, judged_on).expect("a checked date of birth precedes the judged date");
+    Ok((judged_on, assess(policy, age, answers)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +343,74 @@ mod tests {
     fn an_empty_catalogue_never_relaxes_screening() {
         let p = ScreeningPolicy::new(18, []);
         assert_eq!(p.contraindications.len(), Contraindication::ALL.len());
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn age_is_judged_on_the_appointment_date() {
+        let today = d("2026-11-25");
+        // 18 on 2026-12-01: ineligible today, eligible for an appointment that day.
+        let dob = d("2008-12-01");
+        let (_, now) = screen(&policy(), dob, None, today, 60, &NONE).unwrap();
+        assert_eq!((now.outcome, now.age), (Outcome::Ineligible, 17));
+        let (judged, later) =
+            screen(&policy(), dob, Some(d("2026-12-01")), today, 60, &NONE).unwrap();
+        assert_eq!(judged, d("2026-12-01"));
+        assert_eq!((later.outcome, later.age), (Outcome::Eligible, 18));
+        let (_, day_before) =
+            screen(&policy(), dob, Some(d("2026-11-30")), today, 60, &NONE).unwrap();
+        assert_eq!(day_before.outcome, Outcome::Ineligible);
+    }
+
+    #[test]
+    fn leap_day_births_come_of_age_on_1_march() {
+        let today = d("2026-02-01");
+        let dob = d("2008-02-29");
+        let on = |date: &str| {
+            screen(&policy(), dob, Some(d(date)), today, 60, &NONE)
+                .unwrap()
+                .1
+                .outcome
+        };
+        assert_eq!(on("2026-02-28"), Outcome::Ineligible);
+        assert_eq!(on("2026-03-01"), Outcome::Eligible);
+    }
+
+    #[test]
+    fn bad_dates_are_all_reported() {
+        let today = d("2026-11-25");
+        type Case<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
+            ("2026-11-26", None, vec![("date_of_birth", "in_future")]),
+            ("2026-11-25", None, vec![("date_of_birth", "is_today")]),
+            ("1900-01-01", None, vec![("date_of_birth", "too_long_ago")]),
+            (
+                "1990-01-01",
+                Some("2026-11-24"),
+                vec![("appointment_date", "in_past")],
+            ),
+            (
+                "1990-01-01",
+                Some("2027-06-01"),
+                vec![("appointment_date", "beyond_horizon")],
+            ),
+            (
+                "2030-01-01",
+                Some("2026-01-01"),
+                vec![
+                    ("date_of_birth", "in_future"),
+                    ("appointment_date", "in_past"),
+                ],
+            ),
+        ];
+        for (dob, appointment, want) in cases {
+            let err = screen(&policy(), d(dob), appointment.map(d), today, 60, &NONE).unwrap_err();
+            let got: Vec<(&str, &str)> = err.iter().map(|(f, c, _)| (*f, *c)).collect();
+            assert_eq!(got, want, "{dob} {appointment:?}");
+        }
     }
 
     #[test]

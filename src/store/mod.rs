@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod faqs;
 pub mod meta;
+pub mod screenings;
 pub mod treatments;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -4,3 +4,4 @@
 mod catalogue;
 mod foundation;
 mod helpers;
+mod screenings;
