@@ -2,12 +2,15 @@
 
 pub mod api;
 pub mod auth;
+pub mod booking;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod deposits;
 pub mod domain;
 pub mod error;
 pub mod maintenance;
+pub mod payments;
 pub mod secrets;
 pub mod seed;
 pub mod startup;

@@ -162,9 +162,10 @@ fn purge(settings: Settings) -> Result<(), String> {
         let db = open(&settings)?;
         let state = clinic_api::state::AppState {
             db,
-            settings: Arc::new(settings),
             clock: Arc::new(SystemClock),
             cache: clinic_api::api::cache::ResponseCache::new(std::time::Duration::ZERO),
+            payments: clinic_api::payments::from_settings(&settings),
+            settings: Arc::new(settings),
         };
         let report = clinic_api::maintenance::run_once(&state)
             .await

@@ -69,6 +69,7 @@ impl Application {
             settings: settings.clone(),
             clock,
             cache: ResponseCache::new(Duration::from_secs(5)),
+            payments: crate::payments::from_settings(&settings),
         });
         let listener = TcpListener::bind(settings.bind_addr).map_err(|e| StartError::Bind {
             addr: settings.bind_addr.to_string(),

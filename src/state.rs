@@ -8,12 +8,14 @@ use crate::api::cache::ResponseCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::payments::PaymentProvider;
 
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     pub cache: ResponseCache,
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {

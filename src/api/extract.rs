@@ -16,8 +16,25 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
-/// A JSON body decoded into `T` and checked by its validation rules.
-pub struct ValidJson<T>(pub T);
+/// A JSON body decoded into `T` and checked by its validation rules, with
+/// the digest of the exact bytes received (the request's fingerprint for
+/// idempotency).
+pub struct ValidJson<T>(pub T, pub BodyDigest);
+
+/// SHA-256 of a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyDigest(pub [u8; 32]);
+
+impl BodyDigest {
+    pub fn of(body: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(body).into())
+    }
+
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
 
 impl<T> FromRequest for ValidJson<T>
 where
@@ -47,7 +64,8 @@ where
                 }
                 body.extend_from_slice(&chunk);
             }
-            decode_json::<T>(&body).map(ValidJson)
+            let digest = BodyDigest::of(&body);
+            decode_json::<T>(&body).map(|v| ValidJson(v, digest))
         })
     }
 }

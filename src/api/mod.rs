@@ -2,12 +2,16 @@
 //! request and response types; handlers stay thin.
 
 pub mod cache;
+pub mod consultations;
+pub mod deposits;
 pub mod examples;
 pub mod extract;
 pub mod fallback;
 pub mod faqs;
 pub mod health;
+pub mod idempotency;
 pub mod pagination;
+pub mod schedule;
 pub mod screenings;
 pub mod treatments;
 
@@ -38,7 +42,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         scope::scope("/v1")
             .configure(treatments::routes)
             .configure(faqs::routes)
-            .configure(screenings::routes),
+            .configure(screenings::routes)
+            .configure(schedule::routes)
+            .configure(consultations::routes)
+            .configure(deposits::routes),
     );
 }
 
@@ -77,6 +84,9 @@ pub fn openapi_json() -> String {
         (name = "Treatments", description = "The treatment catalogue."),
         (name = "FAQ", description = "Questions and answers."),
         (name = "Screening", description = "Who may be treated: date of birth and health answers."),
+        (name = "Schedule", description = "Practitioners, opening hours, closures and free slots."),
+        (name = "Consultations", description = "Booking, self-service with the manage token, and the clinic's diary."),
+        (name = "Deposits", description = "Deposits: credit redeemable against any treatment, refunded or forfeited under the cancellation policy."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),

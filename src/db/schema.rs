@@ -77,4 +77,173 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(app_meta, api_keys, treatments, faqs, screenings);
+diesel::table! {
+    practitioners (id) {
+        id -> Text,
+        name -> Text,
+        title -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    opening_hours (id) {
+        id -> Text,
+        practitioner_id -> Text,
+        weekday -> Integer,
+        opens_minute -> Integer,
+        closes_minute -> Integer,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> Text,
+        practitioner_id -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        full_name -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        phone -> Text,
+        date_of_birth -> Nullable<Date>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consultations (id) {
+        id -> Text,
+        client_id -> Text,
+        practitioner_id -> Text,
+        treatment_id -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        status -> Text,
+        hold_expires_at -> Nullable<Timestamp>,
+        notes -> Nullable<Text>,
+        needs_review -> Bool,
+        manage_token_hash -> Text,
+        channel -> Text,
+        booked_by_key_id -> Nullable<Text>,
+        policy_accepted_at -> Timestamp,
+        cancelled_by -> Nullable<Text>,
+        end_reason -> Nullable<Text>,
+        sequence -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    slot_claims (practitioner_id, cell_start) {
+        practitioner_id -> Text,
+        cell_start -> Timestamp,
+        consultation_id -> Text,
+    }
+}
+
+diesel::table! {
+    deposits (id) {
+        id -> Text,
+        consultation_id -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        status -> Text,
+        provider -> Text,
+        provider_payment_id -> Nullable<Text>,
+        client_secret -> Nullable<Text>,
+        payment_reference -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        settled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        state -> Text,
+        resource_id -> Nullable<Text>,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        locked_at -> Timestamp,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    redemptions (id) {
+        id -> Text,
+        deposit_id -> Text,
+        treatment_id -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        deposit_id -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        provider -> Text,
+        provider_refund_id -> Nullable<Text>,
+        reason -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    processed_events (event_id) {
+        event_id -> Text,
+        event_type -> Text,
+        processed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(opening_hours -> practitioners (practitioner_id));
+diesel::joinable!(consultations -> clients (client_id));
+diesel::joinable!(consultations -> practitioners (practitioner_id));
+diesel::joinable!(consultations -> treatments (treatment_id));
+diesel::joinable!(deposits -> consultations (consultation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    app_meta,
+    api_keys,
+    treatments,
+    faqs,
+    screenings,
+    practitioners,
+    opening_hours,
+    closures,
+    clients,
+    consultations,
+    slot_claims,
+    deposits,
+    idempotency_keys,
+    redemptions,
+    refunds,
+    processed_events,
+);

@@ -1,9 +1,13 @@
 //! Pure domain types and rules: no I/O, no clock reads, no database.
 
 pub mod age;
+pub mod calendar;
 pub mod catalogue;
+pub mod consultation;
+pub mod deposit;
 pub mod eligibility;
 pub mod money;
+pub mod policy;
 pub mod slug;
 pub mod treatment;
 

@@ -1723,3 +1723,81 @@ mod tests {
         }
     }
 }
+
+/// The five-minute cells (their UTC start instants) that an interval
+/// covers, aligned to the UTC grid so that any two overlapping intervals
+/// share at least one cell. The database claims these cells.
+pub fn grid_cells(interval: &Interval) -> Vec<DateTime<Utc>> {
+    let grid = i64::from(crate::domain::GRID_MINUTES) * 60;
+    let start = interval.starts_at.timestamp().div_euclid(grid) * grid;
+    let end = interval.ends_at.timestamp();
+    (0..)
+        .map(|i| start + i * grid)
+        .take_while(|t| *t < end)
+        .filter_map(|t| DateTime::from_timestamp(t, 0))
+        .collect()
+}
+
+#[cfg(test)]
+mod cell_tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_half_hour_covers_six_cells() {
+        let cells = grid_cells(&Interval::new(
+            t("2026-12-01T10:00:00Z"),
+            t("2026-12-01T10:30:00Z"),
+        ));
+        assert_eq!(cells.len(), 6);
+        assert_eq!(cells[0], t("2026-12-01T10:00:00Z"));
+        assert_eq!(cells[5], t("2026-12-01T10:25:00Z"));
+    }
+
+    #[test]
+    fn overlapping_intervals_share_a_cell_and_touching_ones_do_not() {
+        let a = grid_cells(&Interval::new(
+            t("2026-12-01T10:00:00Z"),
+            t("2026-12-01T10:30:00Z"),
+        ));
+        let b = grid_cells(&Interval::new(
+            t("2026-12-01T10:25:00Z"),
+            t("2026-12-01T10:55:00Z"),
+        ));
+        let c = grid_cells(&Interval::new(
+            t("2026-12-01T10:30:00Z"),
+            t("2026-12-01T11:00:00Z"),
+        ));
+        assert!(a.iter().any(|x| b.contains(x)));
+        assert!(!a.iter().any(|x| c.contains(x)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn overlap_iff_shared_cell(a in 0i64..500, al in 1i64..30, b in 0i64..500, bl in 1i64..30) {
+            let base = t("2026-12-01T00:00:00Z");
+            let ia = Interval::new(base + Duration::minutes(a * 5), base + Duration::minutes((a + al) * 5));
+            let ib = Interval::new(base + Duration::minutes(b * 5), base + Duration::minutes((b + bl) * 5));
+            let ca = grid_cells(&ia);
+            let shared = grid_cells(&ib).iter().any(|x| ca.contains(x));
+            proptest::prop_assert_eq!(shared, overlaps(&ia, &ib));
+        }
+    }
+}
+
+/// The first instant of a clinic-local date (midnight, or the first time
+/// after midnight where a DST gap swallows it).
+pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = date.and_time(NaiveTime::MIN);
+    (0..=24 * 60)
+        .find_map(|m| {
+            tz.from_local_datetime(&(midnight + Duration::minutes(m)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| midnight.and_utc())
+}

@@ -28,6 +28,26 @@ pub struct SeedTreatment {
     pub display_order: i32,
 }
 
+pub struct SeedPractitioner {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// Weekly opening windows in clinic-local time: (weekday, opens, closes).
+    pub hours: &'static [(chrono::Weekday, &'static str, &'static str)],
+}
+
+/// The clinic's one practitioner and her weekly hours.
+pub const PRACTITIONERS: &[SeedPractitioner] = &[SeedPractitioner {
+    name: "Nurse Julie",
+    title: "Nurse prescriber",
+    hours: &[
+        (chrono::Weekday::Tue, "09:00", "17:00"),
+        (chrono::Weekday::Wed, "09:00", "17:00"),
+        (chrono::Weekday::Thu, "12:00", "20:00"),
+        (chrono::Weekday::Fri, "09:00", "17:00"),
+        (chrono::Weekday::Sat, "10:00", "14:00"),
+    ],
+}];
+
 pub struct SeedFaq {
     pub question: &'static str,
     pub answer: &'static str,

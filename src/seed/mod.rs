@@ -10,10 +10,15 @@ use chrono::{DateTime, Utc};
 use crate::config::Settings;
 use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::money::Money;
+use crate::domain::slots::OpeningWindow;
 use crate::domain::treatment::{EffectDuration, MinuteRange, ResultsOnset};
 use crate::store::faqs::FaqFields;
 use crate::store::treatments::TreatmentFields;
-use crate::store::{faqs, meta, treatments};
+use crate::store::{faqs, meta, practitioners, treatments};
+
+fn hm(s: &str) -> chrono::NaiveTime {
+    chrono::NaiveTime::parse_from_str(s, "%H:%M").expect("seed times are HH:MM")
+}
 
 /// Marks a database whose seed content was loaded (or deliberately skipped).
 const SEEDED_KEY: &str = "seed_content";
@@ -133,6 +138,15 @@ pub fn load_if_empty(
                 published: true,
             };
             faqs::insert(conn, &fields, now)?;
+        }
+        for p in content::PRACTITIONERS {
+            let row = practitioners::insert(conn, p.name, p.title, true, now)?;
+            let windows: Vec<OpeningWindow> = p
+                .hours
+                .iter()
+                .map(|(day, opens, closes)| OpeningWindow::new(*day, hm(opens), hm(closes)))
+                .collect();
+            practitioners::replace_hours(conn, &row.id, &windows)?;
         }
         Ok(true)
     })

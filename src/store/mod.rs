@@ -3,9 +3,15 @@
 //! [`crate::db::Db::run`].
 
 pub mod api_keys;
+pub mod clients;
+pub mod consultations;
+pub mod deposits;
 pub mod faqs;
+pub mod idempotency;
 pub mod meta;
+pub mod practitioners;
 pub mod screenings;
+pub mod settlements;
 pub mod treatments;
 
 use chrono::{DateTime, NaiveDateTime, Utc};

@@ -117,6 +117,14 @@ pub fn attach(conn: &mut DbConnection, id: &str, consultation_id: &str) -> Resul
     Ok(n == 1)
 }
 
+/// Frees the screening of a booking that was undone, so it can be used again.
+pub fn detach(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbError> {
+    diesel::update(screenings::table.filter(screenings::consultation_id.eq(consultation_id)))
+        .set(screenings::consultation_id.eq(None::<String>))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Deletes screenings never attached to a booking and created before `cutoff`.
 pub fn purge_unattached(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<usize, DbError> {
     Ok(diesel::delete(

@@ -1,7 +1,9 @@
 //! Integration tests: the real server over real HTTP, on SQLite by default
 //! and on PostgreSQL when `TEST_DATABASE_URL=postgres://…`.
 
+mod booking;
 mod catalogue;
+mod fixtures;
 mod foundation;
 mod helpers;
 mod screenings;

@@ -1,0 +1,219 @@
+//! How consultations and their deposits are shown, per audience. Partners
+//! never see health-derived flags or the date of birth.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{DbConnection, DbError};
+use crate::domain::consultation::Status;
+use crate::domain::deposit::DepositStatus;
+use crate::domain::money::Money;
+use crate::domain::policy::{self, CancelledBy};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::consultations::{self, Consultation as Stored};
+use crate::store::deposits::{self, Deposit as StoredDeposit};
+use crate::store::{clients, treatments};
+
+/// Who a view is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Client,
+    Partner,
+    Staff,
+}
+
+/// A time in the clinic's zone, as RFC 3339 with its offset.
+pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// The client's contact details (never the date of birth).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientContact {
+    #[schema(example = "Alex Morgan")]
+    pub full_name: String,
+    #[schema(example = "alex@example.com")]
+    pub email: String,
+    #[schema(example = "+44 7700 900123")]
+    pub phone: String,
+}
+
+/// A deposit as shown with its consultation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Deposit {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub status: DepositStatus,
+    pub amount: Money,
+    /// `manual` (paid at the desk or by phone) or `stripe`.
+    #[schema(example = "manual")]
+    pub provider: String,
+    /// For Stripe, while unpaid: confirm the PaymentIntent with this in the front end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub client_secret: Option<String>,
+    /// For Stripe: the publishable key to initialise Stripe.js with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub publishable_key: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When it was redeemed, refunded, forfeited or cancelled.
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+/// A consultation booking.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Consultation {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub status: Status,
+    #[schema(format = "uuid")]
+    pub practitioner_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Start in clinic-local time with its UTC offset.
+    #[schema(example = "2026-12-03T10:00:00+00:00")]
+    pub local_starts_at: String,
+    #[schema(example = "2026-12-03T10:30:00+00:00")]
+    pub local_ends_at: String,
+    /// The clinic's IANA time zone.
+    #[schema(example = "Europe/London")]
+    pub time_zone: String,
+    /// While `pending_deposit`: when the slot is released unless paid.
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    /// Until when the client may cancel (or move) and keep the deposit.
+    pub cancellation_deadline: DateTime<Utc>,
+    /// The treatment of interest, if given.
+    #[schema(format = "uuid")]
+    pub treatment_id: Option<String>,
+    pub treatment_slug: Option<String>,
+    pub notes: Option<String>,
+    pub client: ClientContact,
+    /// `direct`, `partner` or `staff`.
+    #[schema(example = "direct")]
+    pub channel: String,
+    /// Staff only: the screening asked the practitioner to review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub needs_review: Option<bool>,
+    pub cancelled_by: Option<CancelledBy>,
+    /// Why it ended, when expired (e.g. `hold_lapsed`).
+    pub end_reason: Option<String>,
+    pub deposit: Deposit,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The answer to a booking: the consultation and its manage token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BookingCreated {
+    #[serde(flatten)]
+    pub consultation: Consultation,
+    /// Shown once. Present it as `Authorization: Bearer mt_…` to read,
+    /// cancel or reschedule this booking.
+    #[schema(example = "mt_Z3k9Qe2Lr8Tn5Wb1Xc7Yd4Vf6Ug0Hh2Ji8Ka3Mb")]
+    pub manage_token: String,
+}
+
+fn deposit_view(state: &AppState, d: StoredDeposit) -> Deposit {
+    let unpaid = d.status == DepositStatus::Pending;
+    let stripe = d.provider == "stripe";
+    Deposit {
+        id: d.id,
+        status: d.status,
+        amount: d.amount,
+        client_secret: d.client_secret.filter(|_| unpaid),
+        publishable_key: if unpaid && stripe {
+            state.payments.publishable_key()
+        } else {
+            None
+        },
+        provider: d.provider,
+        paid_at: d.paid_at,
+        settled_at: d.settled_at,
+    }
+}
+
+/// Renders a consultation with its deposit.
+pub fn render(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: Stored,
+    d: StoredDeposit,
+    audience: Audience,
+) -> Result<Consultation, ApiError> {
+    let tz = state.settings.clinic_timezone;
+    let client = clients::get(conn, &c.client_id)?.ok_or(DbError::NotFound)?;
+    let treatment_slug = match &c.treatment_id {
+        Some(id) => treatments::by_id(conn, id)?.map(|t| t.slug),
+        None => None,
+    };
+    Ok(Consultation {
+        local_starts_at: local(c.starts_at, tz),
+        local_ends_at: local(c.ends_at, tz),
+        time_zone: tz.name().to_owned(),
+        cancellation_deadline: policy::cancellation_deadline(
+            c.starts_at,
+            state.settings.booking.cancellation_notice_hours,
+        ),
+        hold_expires_at: c
+            .hold_expires_at
+            .filter(|_| c.status == Status::PendingDeposit),
+        treatment_id: c.treatment_id.clone(),
+        treatment_slug,
+        client: ClientContact {
+            full_name: client.full_name,
+            email: client.email,
+            phone: client.phone,
+        },
+        needs_review: (audience == Audience::Staff).then_some(c.needs_review),
+        cancelled_by: c.cancelled_by.as_deref().map(|b| {
+            if b == "clinic" {
+                CancelledBy::Clinic
+            } else {
+                CancelledBy::Client
+            }
+        }),
+        deposit: deposit_view(state, d),
+        id: c.id,
+        status: c.status,
+        practitioner_id: c.practitioner_id,
+        starts_at: c.starts_at,
+        ends_at: c.ends_at,
+        notes: c.notes,
+        channel: c.channel,
+        end_reason: c.end_reason.filter(|r| !r.is_empty()),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+/// Loads and renders one consultation by id.
+pub fn by_id(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: &str,
+    audience: Audience,
+) -> Result<Consultation, ApiError> {
+    let c = consultations::get(conn, id)?.ok_or(ApiError::NotFound("consultation"))?;
+    let d = deposits::by_consultation(conn, id)?.ok_or(DbError::NotFound)?;
+    render(conn, state, c, d, audience)
+}
+
+/// The answer to a new booking.
+pub fn created(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: &str,
+    manage_token: &str,
+    audience: Audience,
+) -> Result<BookingCreated, ApiError> {
+    Ok(BookingCreated {
+        consultation: by_id(conn, state, id, audience)?,
+        manage_token: manage_token.to_owned(),
+    })
+}

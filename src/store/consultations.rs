@@ -1,0 +1,391 @@
+//! Consultations and the slot claims that guard them.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{consultations, slot_claims};
+use crate::db::{DbConnection, DbError};
+use crate::domain::consultation::Status;
+use crate::domain::slots::{grid_cells, Interval};
+
+use super::{from_db, to_db};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consultations)]
+struct Row {
+    id: String,
+    client_id: String,
+    practitioner_id: String,
+    treatment_id: Option<String>,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    status: String,
+    hold_expires_at: Option<NaiveDateTime>,
+    notes: Option<String>,
+    needs_review: bool,
+    manage_token_hash: String,
+    channel: String,
+    booked_by_key_id: Option<String>,
+    policy_accepted_at: NaiveDateTime,
+    cancelled_by: Option<String>,
+    end_reason: Option<String>,
+    sequence: i32,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// How a booking was made.
+pub mod channel {
+    /// The client, through the clinic's own front end or the API directly.
+    pub const DIRECT: &str = "direct";
+    /// An aggregator with a partner key.
+    pub const PARTNER: &str = "partner";
+    /// Clinic staff with a staff key.
+    pub const STAFF: &str = "staff";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consultation {
+    pub id: String,
+    pub client_id: String,
+    pub practitioner_id: String,
+    pub treatment_id: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: Status,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub notes: Option<String>,
+    pub needs_review: bool,
+    pub manage_token_hash: String,
+    pub channel: String,
+    pub booked_by_key_id: Option<String>,
+    pub policy_accepted_at: DateTime<Utc>,
+    pub cancelled_by: Option<String>,
+    pub end_reason: Option<String>,
+    pub sequence: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Consultation {
+    pub fn interval(&self) -> Interval {
+        Interval::new(self.starts_at, self.ends_at)
+    }
+
+    /// Whether the unpaid hold has lapsed at `now` (even if no sweeper ran).
+    pub fn hold_lapsed(&self, now: DateTime<Utc>) -> bool {
+        self.status == Status::PendingDeposit && self.hold_expires_at.is_some_and(|t| t <= now)
+    }
+}
+
+impl TryFrom<Row> for Consultation {
+    type Error = DbError;
+
+    fn try_from(r: Row) -> Result<Self, DbError> {
+        Ok(Consultation {
+            status: Status::parse(&r.status).ok_or_else(|| {
+                DbError::Other(format!("unknown consultation status {}", r.status))
+            })?,
+            id: r.id,
+            client_id: r.client_id,
+            practitioner_id: r.practitioner_id,
+            treatment_id: r.treatment_id,
+            starts_at: from_db(r.starts_at),
+            ends_at: from_db(r.ends_at),
+            hold_expires_at: r.hold_expires_at.map(from_db),
+            notes: r.notes,
+            needs_review: r.needs_review,
+            manage_token_hash: r.manage_token_hash,
+            channel: r.channel,
+            booked_by_key_id: r.booked_by_key_id,
+            policy_accepted_at: from_db(r.policy_accepted_at),
+            cancelled_by: r.cancelled_by,
+            end_reason: r.end_reason,
+            sequence: r.sequence,
+            created_at: from_db(r.created_at),
+            updated_at: from_db(r.updated_at),
+        })
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> {
+    diesel::insert_into(consultations::table)
+        .values((
+            consultations::id.eq(&c.id),
+            consultations::client_id.eq(&c.client_id),
+            consultations::practitioner_id.eq(&c.practitioner_id),
+            consultations::treatment_id.eq(&c.treatment_id),
+            consultations::starts_at.eq(to_db(c.starts_at)),
+            consultations::ends_at.eq(to_db(c.ends_at)),
+            consultations::status.eq(c.status.as_str()),
+            consultations::hold_expires_at.eq(c.hold_expires_at.map(to_db)),
+            consultations::notes.eq(&c.notes),
+            consultations::needs_review.eq(c.needs_review),
+            consultations::manage_token_hash.eq(&c.manage_token_hash),
+            consultations::channel.eq(&c.channel),
+            consultations::booked_by_key_id.eq(&c.booked_by_key_id),
+            (
+                consultations::policy_accepted_at.eq(to_db(c.policy_accepted_at)),
+                consultations::cancelled_by.eq(&c.cancelled_by),
+                consultations::end_reason.eq(&c.end_reason),
+                consultations::sequence.eq(c.sequence),
+                consultations::created_at.eq(to_db(c.created_at)),
+                consultations::updated_at.eq(to_db(c.updated_at)),
+            ),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Consultation>, DbError> {
+    consultations::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(Consultation::try_from)
+        .transpose()
+}
+
+pub fn by_manage_token_hash(
+    conn: &mut DbConnection,
+    hash: &str,
+) -> Result<Option<Consultation>, DbError> {
+    consultations::table
+        .filter(consultations::manage_token_hash.eq(hash))
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(Consultation::try_from)
+        .transpose()
+}
+
+/// What else changes with a status move.
+#[derive(Debug, Default, Clone)]
+pub struct StatusChange {
+    pub cancelled_by: Option<&'static str>,
+    /// `Some(None)` clears a previous reason.
+    pub end_reason: Option<Option<String>>,
+}
+
+/// Moves `id` from `from` to `to`, only if it is still in `from`
+/// (optimistic: false when another request moved it first).
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    from: Status,
+    to: Status,
+    change: StatusChange,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let hold = if to == Status::PendingDeposit {
+        None
+    } else {
+        Some(None::<NaiveDateTime>)
+    };
+    let n = diesel::update(
+        consultations::table
+            .find(id)
+            .filter(consultations::status.eq(from.as_str())),
+    )
+    .set((
+        consultations::status.eq(to.as_str()),
+        consultations::updated_at.eq(to_db(now)),
+        change
+            .cancelled_by
+            .map(|b| consultations::cancelled_by.eq(Some(b))),
+        change.end_reason.map(|r| consultations::end_reason.eq(r)),
+        hold.map(|h| consultations::hold_expires_at.eq(h)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Moves the appointment; the caller has claimed the new cells.
+pub fn move_to(
+    conn: &mut DbConnection,
+    id: &str,
+    practitioner_id: &str,
+    slot: Interval,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(consultations::table.find(id))
+        .set((
+            consultations::practitioner_id.eq(practitioner_id),
+            consultations::starts_at.eq(to_db(slot.starts_at)),
+            consultations::ends_at.eq(to_db(slot.ends_at)),
+            consultations::sequence.eq(consultations::sequence + 1),
+            consultations::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_manage_token_hash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), DbError> {
+    diesel::update(consultations::table.find(id))
+        .set(consultations::manage_token_hash.eq(hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a consultation that was never acknowledged (a failed booking).
+pub fn delete_unacknowledged(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    release_claims(conn, id)?;
+    diesel::delete(
+        crate::db::schema::deposits::table
+            .filter(crate::db::schema::deposits::consultation_id.eq(id)),
+    )
+    .execute(conn)?;
+    diesel::delete(consultations::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+/// Time that is taken: consultations that hold their slot (a pending one
+/// only while its hold is live), overlapping `range`.
+pub fn busy(
+    conn: &mut DbConnection,
+    practitioner_id: &str,
+    range: Interval,
+    now: DateTime<Utc>,
+) -> Result<Vec<Interval>, DbError> {
+    let rows: Vec<(NaiveDateTime, NaiveDateTime)> = consultations::table
+        .filter(consultations::practitioner_id.eq(practitioner_id))
+        .filter(consultations::starts_at.lt(to_db(range.ends_at)))
+        .filter(consultations::ends_at.gt(to_db(range.starts_at)))
+        .filter(
+            consultations::status
+                .eq_any([
+                    Status::Confirmed.as_str(),
+                    Status::Attended.as_str(),
+                    Status::NoShow.as_str(),
+                ])
+                .or(consultations::status
+                    .eq(Status::PendingDeposit.as_str())
+                    .and(consultations::hold_expires_at.gt(to_db(now)))),
+        )
+        .select((consultations::starts_at, consultations::ends_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(s, e)| Interval::new(from_db(s), from_db(e)))
+        .collect())
+}
+
+/// Pending consultations whose hold lapsed at or before `now`.
+pub fn lapsed_holds(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    Ok(consultations::table
+        .filter(consultations::status.eq(Status::PendingDeposit.as_str()))
+        .filter(consultations::hold_expires_at.le(to_db(now)))
+        .select(consultations::id)
+        .order(consultations::hold_expires_at.asc())
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Filters for the staff list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub statuses: Vec<Status>,
+    pub practitioner_id: Option<String>,
+    pub booked_by_key_id: Option<String>,
+    pub client_id: Option<String>,
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: i64,
+}
+
+/// Consultations in (starts_at, id) order.
+pub fn list(conn: &mut DbConnection, f: &ListFilter) -> Result<Vec<Consultation>, DbError> {
+    let mut q = consultations::table
+        .select(Row::as_select())
+        .order((consultations::starts_at.asc(), consultations::id.asc()))
+        .limit(f.limit)
+        .into_boxed();
+    if let Some(from) = f.from {
+        q = q.filter(consultations::starts_at.ge(to_db(from)));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(consultations::starts_at.lt(to_db(to)));
+    }
+    if !f.statuses.is_empty() {
+        q = q.filter(
+            consultations::status.eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(p) = &f.practitioner_id {
+        q = q.filter(consultations::practitioner_id.eq(p.clone()));
+    }
+    if let Some(k) = &f.booked_by_key_id {
+        q = q.filter(consultations::booked_by_key_id.eq(k.clone()));
+    }
+    if let Some(c) = &f.client_id {
+        q = q.filter(consultations::client_id.eq(c.clone()));
+    }
+    if let Some((at, id)) = &f.after {
+        let at = to_db(*at);
+        q = q.filter(
+            consultations::starts_at.gt(at).or(consultations::starts_at
+                .eq(at)
+                .and(consultations::id.gt(id.clone()))),
+        );
+    }
+    q.load(conn)?
+        .into_iter()
+        .map(Consultation::try_from)
+        .collect()
+}
+
+/// Claims the cells of `slot` for a consultation. A cell already claimed
+/// makes this fail with a unique violation: the database's guarantee.
+pub fn claim(
+    conn: &mut DbConnection,
+    practitioner_id: &str,
+    slot: Interval,
+    consultation_id: &str,
+) -> Result<(), DbError> {
+    let rows: Vec<_> = grid_cells(&slot)
+        .into_iter()
+        .map(|cell| {
+            (
+                slot_claims::practitioner_id.eq(practitioner_id.to_owned()),
+                slot_claims::cell_start.eq(to_db(cell)),
+                slot_claims::consultation_id.eq(consultation_id.to_owned()),
+            )
+        })
+        .collect();
+    // One multi-row insert; diesel offers batch inserts per backend only.
+    let insert = diesel::insert_into(slot_claims::table).values(&rows);
+    match conn {
+        DbConnection::Postgres(c) => insert.execute(c)?,
+        DbConnection::Sqlite(c) => insert.execute(c)?,
+    };
+    Ok(())
+}
+
+pub fn release_claims(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbError> {
+    diesel::delete(slot_claims::table.filter(slot_claims::consultation_id.eq(consultation_id)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Consultations holding claims on any cell of `slot`.
+pub fn claim_holders(
+    conn: &mut DbConnection,
+    practitioner_id: &str,
+    slot: Interval,
+) -> Result<Vec<String>, DbError> {
+    let cells: Vec<NaiveDateTime> = grid_cells(&slot).into_iter().map(to_db).collect();
+    let mut ids: Vec<String> = slot_claims::table
+        .filter(slot_claims::practitioner_id.eq(practitioner_id))
+        .filter(slot_claims::cell_start.eq_any(cells))
+        .select(slot_claims::consultation_id)
+        .load(conn)?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}

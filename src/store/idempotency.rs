@@ -1,0 +1,186 @@
+//! Idempotency-Key records, shared by every instance through the database.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::idempotency_keys as ik;
+use crate::db::{DbConnection, DbError};
+
+use super::{from_db, to_db};
+
+/// A request that may proceed under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub scope: String,
+    pub key: String,
+    /// The resource a previous, interrupted attempt created (to resume).
+    pub resource_id: Option<String>,
+}
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// First sight of the key (or a stale attempt to take over): go ahead.
+    Proceed(Ticket),
+    /// The key was used for the same request: answer as before.
+    Replay(StoredResponse),
+    /// The same key is being processed right now.
+    InFlight,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+#[derive(Queryable)]
+struct Row {
+    request_hash: String,
+    state: String,
+    resource_id: Option<String>,
+    response_status: Option<i32>,
+    response_body: Option<String>,
+    response_location: Option<String>,
+    locked_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+}
+
+fn find(conn: &mut DbConnection, scope: &str, key: &str) -> Result<Option<Row>, DbError> {
+    Ok(ik::table
+        .find((scope, key))
+        .select((
+            ik::request_hash,
+            ik::state,
+            ik::resource_id,
+            ik::response_status,
+            ik::response_body,
+            ik::response_location,
+            ik::locked_at,
+            ik::expires_at,
+        ))
+        .first::<Row>(conn)
+        .optional()?)
+}
+
+/// Claims `key` for a request with fingerprint `hash`. Call inside a write
+/// transaction. An in-flight record older than `lock_timeout` is taken over
+/// (its process died); records live for `ttl`.
+pub fn begin(
+    conn: &mut DbConnection,
+    scope: &str,
+    key: &str,
+    hash: &str,
+    now: DateTime<Utc>,
+    lock_timeout: Duration,
+    ttl: Duration,
+) -> Result<Begin, DbError> {
+    let ticket = |resource_id| Ticket {
+        scope: scope.to_owned(),
+        key: key.to_owned(),
+        resource_id,
+    };
+    let existing = match find(conn, scope, key)? {
+        Some(r) if from_db(r.expires_at) <= now => {
+            diesel::delete(ik::table.find((scope, key))).execute(conn)?;
+            None
+        }
+        other => other,
+    };
+    let Some(row) = existing else {
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(ik::table)
+                .values((
+                    ik::scope.eq(scope),
+                    ik::idempotency_key.eq(key),
+                    ik::request_hash.eq(hash),
+                    ik::state.eq("in_flight"),
+                    ik::locked_at.eq(to_db(now)),
+                    ik::created_at.eq(to_db(now)),
+                    ik::expires_at.eq(to_db(now + ttl)),
+                ))
+                .execute(c)
+        });
+        return match inserted.map_err(DbError::from) {
+            Ok(_) => Ok(Begin::Proceed(ticket(None))),
+            // Another request with this key got there first.
+            Err(DbError::UniqueViolation(_)) => match find(conn, scope, key)? {
+                Some(r) if r.request_hash != hash => Ok(Begin::Mismatch),
+                _ => Ok(Begin::InFlight),
+            },
+            Err(e) => Err(e),
+        };
+    };
+    if row.request_hash != hash {
+        return Ok(Begin::Mismatch);
+    }
+    if row.state == "completed" {
+        return Ok(Begin::Replay(StoredResponse {
+            status: row
+                .response_status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(200),
+            body: row.response_body.unwrap_or_default(),
+            location: row.response_location,
+        }));
+    }
+    if from_db(row.locked_at) > now - lock_timeout {
+        return Ok(Begin::InFlight);
+    }
+    diesel::update(ik::table.find((scope, key)))
+        .set(ik::locked_at.eq(to_db(now)))
+        .execute(conn)?;
+    Ok(Begin::Proceed(ticket(row.resource_id)))
+}
+
+/// Notes the resource an attempt created, so a retry can resume it.
+pub fn set_resource(
+    conn: &mut DbConnection,
+    ticket: &Ticket,
+    resource_id: &str,
+) -> Result<(), DbError> {
+    diesel::update(ik::table.find((&ticket.scope, &ticket.key)))
+        .set(ik::resource_id.eq(Some(resource_id)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores the response; a no-op when already completed.
+pub fn complete(
+    conn: &mut DbConnection,
+    ticket: &Ticket,
+    response: &StoredResponse,
+) -> Result<(), DbError> {
+    diesel::update(
+        ik::table
+            .find((&ticket.scope, &ticket.key))
+            .filter(ik::state.eq("in_flight")),
+    )
+    .set((
+        ik::state.eq("completed"),
+        ik::response_status.eq(Some(i32::from(response.status))),
+        ik::response_body.eq(Some(&response.body)),
+        ik::response_location.eq(&response.location),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets an attempt that failed on the server side, so a retry runs anew.
+pub fn release(conn: &mut DbConnection, ticket: &Ticket) -> Result<(), DbError> {
+    diesel::delete(
+        ik::table
+            .find((&ticket.scope, &ticket.key))
+            .filter(ik::state.eq("in_flight")),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes expired records.
+pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
+    Ok(diesel::delete(ik::table.filter(ik::expires_at.le(to_db(now)))).execute(conn)?)
+}

@@ -1,0 +1,190 @@
+//! Redemptions and refunds of deposits, and applied provider events.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{processed_events, redemptions, refunds};
+use crate::db::{DbConnection, DbError};
+use crate::domain::money::{Currency, Money};
+
+use super::{from_db, new_id, to_db};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    pub id: String,
+    pub deposit_id: String,
+    pub treatment_id: String,
+    pub amount: Money,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: String,
+    pub deposit_id: String,
+    pub amount: Money,
+    pub provider: String,
+    pub provider_refund_id: Option<String>,
+    pub reason: String,
+    pub recorded_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn money(amount: i64, currency: &str) -> Result<Money, DbError> {
+    Ok(Money::new(
+        amount,
+        Currency::parse(currency).map_err(|e| DbError::Other(e.into()))?,
+    ))
+}
+
+/// Inserts the redemption; a second one for the deposit is a unique violation.
+pub fn insert_redemption(
+    conn: &mut DbConnection,
+    deposit_id: &str,
+    treatment_id: &str,
+    amount: Money,
+    note: Option<&str>,
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Redemption, DbError> {
+    let id = new_id();
+    diesel::insert_into(redemptions::table)
+        .values((
+            redemptions::id.eq(&id),
+            redemptions::deposit_id.eq(deposit_id),
+            redemptions::treatment_id.eq(treatment_id),
+            redemptions::amount.eq(amount.amount),
+            redemptions::currency.eq(amount.currency.code()),
+            redemptions::note.eq(note),
+            redemptions::recorded_by.eq(recorded_by),
+            redemptions::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    redemption_of(conn, deposit_id)?.ok_or(DbError::NotFound)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = redemptions)]
+struct RedemptionRow {
+    id: String,
+    deposit_id: String,
+    treatment_id: String,
+    amount: i64,
+    currency: String,
+    note: Option<String>,
+    recorded_by: String,
+    created_at: NaiveDateTime,
+}
+
+pub fn redemption_of(
+    conn: &mut DbConnection,
+    deposit_id: &str,
+) -> Result<Option<Redemption>, DbError> {
+    let row = redemptions::table
+        .filter(redemptions::deposit_id.eq(deposit_id))
+        .select(RedemptionRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| {
+        Ok(Redemption {
+            amount: money(r.amount, &r.currency)?,
+            id: r.id,
+            deposit_id: r.deposit_id,
+            treatment_id: r.treatment_id,
+            note: r.note,
+            recorded_by: r.recorded_by,
+            created_at: from_db(r.created_at),
+        })
+    })
+    .transpose()
+}
+
+/// Inserts the refund; a second one for the deposit is a unique violation.
+#[allow(clippy::too_many_arguments)]
+pub fn insert_refund(
+    conn: &mut DbConnection,
+    deposit_id: &str,
+    amount: Money,
+    provider: &str,
+    provider_refund_id: Option<&str>,
+    reason: &str,
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, DbError> {
+    let id = new_id();
+    diesel::insert_into(refunds::table)
+        .values((
+            refunds::id.eq(&id),
+            refunds::deposit_id.eq(deposit_id),
+            refunds::amount.eq(amount.amount),
+            refunds::currency.eq(amount.currency.code()),
+            refunds::provider.eq(provider),
+            refunds::provider_refund_id.eq(provider_refund_id),
+            refunds::reason.eq(reason),
+            refunds::recorded_by.eq(recorded_by),
+            refunds::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    refund_of(conn, deposit_id)?.ok_or(DbError::NotFound)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refunds)]
+struct RefundRow {
+    id: String,
+    deposit_id: String,
+    amount: i64,
+    currency: String,
+    provider: String,
+    provider_refund_id: Option<String>,
+    reason: String,
+    recorded_by: String,
+    created_at: NaiveDateTime,
+}
+
+pub fn refund_of(conn: &mut DbConnection, deposit_id: &str) -> Result<Option<Refund>, DbError> {
+    let row = refunds::table
+        .filter(refunds::deposit_id.eq(deposit_id))
+        .select(RefundRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| {
+        Ok(Refund {
+            amount: money(r.amount, &r.currency)?,
+            id: r.id,
+            deposit_id: r.deposit_id,
+            provider: r.provider,
+            provider_refund_id: r.provider_refund_id,
+            reason: r.reason,
+            recorded_by: r.recorded_by,
+            created_at: from_db(r.created_at),
+        })
+    })
+    .transpose()
+}
+
+/// Records a provider event as applied; false when it already was (a
+/// duplicate delivery). Call in the transaction that applies its effect.
+pub fn mark_event_processed(
+    conn: &mut DbConnection,
+    event_id: &str,
+    event_type: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(processed_events::table)
+            .values((
+                processed_events::event_id.eq(event_id),
+                processed_events::event_type.eq(event_type),
+                processed_events::processed_at.eq(to_db(now)),
+            ))
+            .execute(c)
+    });
+    match inserted.map_err(DbError::from) {
+        Ok(_) => Ok(true),
+        Err(DbError::UniqueViolation(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
