@@ -179,7 +179,7 @@ fn clear_lapsed_holds(
 
 /// Expires a lapsed hold: consultation `expired`, claims released, unpaid
 /// deposit cancelled. No-op when another request got there first.
-fn expire_one(
+pub fn expire_one(
     conn: &mut DbConnection,
     c: &Consultation,
     reason: &str,

@@ -164,7 +164,7 @@ fn purge(settings: Settings) -> Result<(), String> {
             db,
             clock: Arc::new(SystemClock),
             cache: clinic_api::api::cache::ResponseCache::new(std::time::Duration::ZERO),
-            payments: clinic_api::payments::from_settings(&settings),
+            payments: clinic_api::payments::from_settings(&settings)?,
             settings: Arc::new(settings),
         };
         let report = clinic_api::maintenance::run_once(&state)

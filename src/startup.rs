@@ -27,6 +27,8 @@ pub enum StartError {
     Database(#[from] crate::db::OpenError),
     #[error("cannot prepare the database {url}: {reason}")]
     Prepare { url: String, reason: String },
+    #[error("{0}")]
+    Payments(String),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -63,13 +65,14 @@ impl Application {
         options: RunOptions,
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
+        let payments = crate::payments::from_settings(&settings).map_err(StartError::Payments)?;
         let db = open_and_prepare(settings.clone(), clock.clone()).await?;
         let state = web::Data::new(AppState {
             db,
             settings: settings.clone(),
             clock,
             cache: ResponseCache::new(Duration::from_secs(5)),
-            payments: crate::payments::from_settings(&settings),
+            payments,
         });
         let listener = TcpListener::bind(settings.bind_addr).map_err(|e| StartError::Bind {
             addr: settings.bind_addr.to_string(),

@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod schedule;
 pub mod screenings;
 pub mod treatments;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -45,7 +46,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(screenings::routes)
             .configure(schedule::routes)
             .configure(consultations::routes)
-            .configure(deposits::routes),
+            .configure(deposits::routes)
+            .configure(webhooks::routes),
     );
 }
 
@@ -87,6 +89,7 @@ pub fn openapi_json() -> String {
         (name = "Schedule", description = "Practitioners, opening hours, closures and free slots."),
         (name = "Consultations", description = "Booking, self-service with the manage token, and the clinic's diary."),
         (name = "Deposits", description = "Deposits: credit redeemable against any treatment, refunded or forfeited under the cancellation policy."),
+        (name = "Webhooks", description = "Events from the payment provider."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),

@@ -3,6 +3,8 @@
 
 pub mod manual;
 pub mod reconcile;
+pub mod stripe;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -100,8 +102,11 @@ pub trait PaymentProvider: Send + Sync + 'static {
 
 /// The provider the settings call for: Stripe when its keys are set,
 /// manual otherwise.
-pub fn from_settings(_settings: &Settings) -> Arc<dyn PaymentProvider> {
-    Arc::new(manual::Manual)
+pub fn from_settings(settings: &Settings) -> Result<Arc<dyn PaymentProvider>, String> {
+    Ok(match &settings.stripe {
+        Some(stripe) => Arc::new(stripe::Stripe::new(stripe)?),
+        None => Arc::new(manual::Manual),
+    })
 }
 
 /// The API error for a failed provider call: nothing was charged.

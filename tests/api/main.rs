@@ -3,7 +3,9 @@
 
 mod booking;
 mod catalogue;
+mod fake_stripe;
 mod fixtures;
 mod foundation;
 mod helpers;
+mod payments;
 mod screenings;

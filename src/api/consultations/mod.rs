@@ -424,6 +424,15 @@ pub async fn cancel(
                 })
             })
             .await?;
+        // An unpaid Stripe payment request is withdrawn, so it cannot be
+        // paid later (if it is anyway, the money is kept as credit).
+        if !input.dry_run && preview.deposit_action == DepositAction::Release {
+            if let Some(payment) = &preview.deposit.provider_payment_id {
+                if let Err(e) = state.payments.cancel_payment(payment).await {
+                    tracing::warn!(error = %e, "could not withdraw a payment request");
+                }
+            }
+        }
         let amount = preview.deposit.amount;
         let body = CancellationResult {
             dry_run: input.dry_run,

@@ -1,0 +1,110 @@
+//! `POST /v1/webhooks/stripe`: Stripe's events, verified on the raw body.
+
+use actix_web::http::header;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use stripe_webhook::{Webhook, WebhookError};
+use utoipa::ToSchema;
+
+use crate::api::extract::read_body;
+use crate::api::ProblemResponses;
+use crate::db::write_transaction;
+use crate::error::ApiError;
+use crate::payments::webhook::{self, Applied};
+use crate::state::AppState;
+
+/// Largest event accepted.
+const MAX_EVENT_BYTES: usize = 512 * 1024;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    pub received: bool,
+    /// `processed`, `duplicate` (seen before) or `ignored` (a type not acted on).
+    #[schema(example = "processed")]
+    pub result: &'static str,
+}
+
+/// Receive a Stripe event
+///
+/// Point a Stripe webhook endpoint here (events `payment_intent.succeeded`,
+/// `payment_intent.payment_failed`, `payment_intent.canceled`,
+/// `charge.refunded`). The `Stripe-Signature` header is verified on the raw
+/// body with the signing secret (`STRIPE_WEBHOOK_SECRET`), with 300 seconds'
+/// tolerance; anything unsigned, tampered, signed with another secret or
+/// stale is rejected with 400 and changes nothing. A redelivered event is
+/// acknowledged and ignored.
+#[utoipa::path(
+    operation_id = "receiveStripeWebhook",
+    tag = "Webhooks",
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature: t=…,v1=…")),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event"),
+    responses(
+        (status = 200, description = "Accepted", body = WebhookReceipt),
+        ProblemResponses<400, 404, 413>,
+    ),
+    security(())
+)]
+#[post("/webhooks/stripe")]
+pub async fn stripe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let Some(stripe) = state.settings.stripe.as_ref() else {
+        return Err(ApiError::NotFound(
+            "Stripe endpoint (Stripe is not configured)",
+        ));
+    };
+    let body = read_body(&mut payload, MAX_EVENT_BYTES).await?;
+    let signature = req
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_signature",
+                "The Stripe-Signature header is missing.",
+            )
+        })?;
+    let payload = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("malformed_event", "The event is not UTF-8 text."))?;
+    let event = Webhook::construct_event_with_timestamp(
+        payload,
+        signature,
+        &stripe.webhook_secret,
+        state.now().timestamp(),
+    )
+    .map_err(|e| match e {
+        WebhookError::BadTimestamp(_) => ApiError::bad_request(
+            "stale_signature",
+            "The signature's timestamp is outside the 300-second tolerance.",
+        ),
+        WebhookError::BadParse(_) => {
+            ApiError::bad_request("malformed_event", "The signed event could not be parsed.")
+        }
+        _ => ApiError::bad_request(
+            "invalid_signature",
+            "The Stripe-Signature header does not verify.",
+        ),
+    })?;
+    let now = state.now();
+    let applied = state
+        .db
+        .run(move |conn| write_transaction(conn, |conn| webhook::apply(conn, &event, now)))
+        .await?;
+    let result = match applied {
+        Applied::Processed => "processed",
+        Applied::Duplicate => "duplicate",
+        Applied::Ignored => "ignored",
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(WebhookReceipt {
+            received: true,
+            result,
+        }))
+}
+
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(stripe);
+}
