@@ -82,7 +82,7 @@ pub fn free_slots(
     now: DateTime<Utc>,
 ) -> Result<Vec<slots::Slot>, DbError> {
     let tz = settings.clinic_timezone;
-    let range = local_dates_range(settings, from, to);
+    let range = local_dates_range(from, to);
     let windows = practitioners::hours(conn, practitioner_id)?;
     let closures: Vec<Interval> =
         practitioners::closures_overlapping(conn, Some(practitioner_id), range)?
@@ -104,17 +104,13 @@ pub fn free_slots(
 
 /// The UTC span of clinic-local dates `from..=to`, padded a day each side
 /// (cheap, and safe around offsets and DST).
-fn local_dates_range(settings: &Settings, from: NaiveDate, to: NaiveDate) -> Interval {
-    let _ = settings;
-    let start = (from - Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
-    let end = (to + Duration::days(2))
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc();
-    Interval::new(start, end)
+fn local_dates_range(from: NaiveDate, to: NaiveDate) -> Interval {
+    let start = from.checked_sub_days(chrono::Days::new(1)).unwrap_or(from);
+    let end = to.checked_add_days(chrono::Days::new(2)).unwrap_or(to);
+    Interval::new(
+        start.and_time(chrono::NaiveTime::MIN).and_utc(),
+        end.and_time(chrono::NaiveTime::MIN).and_utc(),
+    )
 }
 
 /// Checks that `starts_at` is a slot the practitioner offers (hours,
@@ -127,9 +123,19 @@ fn check_offered(
     starts_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Interval, ApiError> {
+    let not_offered = || {
+        ApiError::unprocessable(
+            "slot_not_offered",
+            "That start time is not a slot this practitioner offers: see GET /v1/availability \
+             (opening hours, closures, minimum notice and booking horizon apply).",
+        )
+    };
+    if !crate::domain::dates::instant_supported(starts_at) {
+        return Err(not_offered());
+    }
     let tz = settings.clinic_timezone;
     let date = starts_at.with_timezone(&tz).date_naive();
-    let range = local_dates_range(settings, date, date);
+    let range = local_dates_range(date, date);
     let windows = practitioners::hours(conn, practitioner_id)?;
     let closures: Vec<Interval> =
         practitioners::closures_overlapping(conn, Some(practitioner_id), range)?
@@ -150,13 +156,7 @@ fn check_offered(
         .iter()
         .find(|s| s.starts_at == starts_at)
         .map(|s| s.interval())
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "slot_not_offered",
-                "That start time is not a slot this practitioner offers: see GET /v1/availability \
-                 (opening hours, closures, minimum notice and booking horizon apply).",
-            )
-        })
+        .ok_or_else(not_offered)
 }
 
 /// Ends lapsed holds that stand on any cell of `slot`, so that a lapsed
@@ -309,6 +309,9 @@ fn create_records(
     let consultation = Consultation {
         id: new_id(),
         client_id: client.id,
+        client_full_name: input.client.full_name.clone(),
+        client_email: input.client.email.clone(),
+        client_phone: input.client.phone.clone(),
         practitioner_id: practitioner.id.clone(),
         treatment_id,
         starts_at: slot.starts_at,
@@ -473,7 +476,12 @@ fn resume(
         return Ok(None);
     };
     let d = deposits::by_consultation(conn, id)?.ok_or(DbError::NotFound)?;
-    if c.hold_lapsed(now) {
+    let live = match c.status {
+        Status::PendingDeposit => !c.hold_lapsed(now),
+        Status::Confirmed => true,
+        _ => false,
+    };
+    if !live {
         return Err(ApiError::Gone {
             code: "hold_expired",
             detail: "The hold on this slot lapsed before the booking was completed; book again."
@@ -514,6 +522,20 @@ pub fn load(
     }
     let d = deposits::by_consultation(conn, id)?.ok_or(DbError::NotFound)?;
     Ok((c, d))
+}
+
+/// Like [`load`], under the consultation's and then the deposit's row locks
+/// (always in that order), for a change.
+pub fn load_for_update(
+    conn: &mut DbConnection,
+    id: &str,
+    actor: &Actor,
+) -> Result<(Consultation, Deposit), ApiError> {
+    consultations::lock(conn, id)?;
+    if let Some(d) = deposits::by_consultation(conn, id)? {
+        deposits::lock(conn, &d.id)?;
+    }
+    load(conn, id, actor)
 }
 
 fn illegal(c: &Consultation, event: Event) -> ApiError {
@@ -561,15 +583,17 @@ fn settle_lapsed(
 }
 
 /// Cancels a booking under the policy; `dry_run` only reports.
+#[allow(clippy::too_many_arguments)]
 pub fn cancel(
     conn: &mut DbConnection,
     settings: &Settings,
     id: &str,
     actor: &Actor,
     dry_run: bool,
+    reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<CancelOutcome, ApiError> {
-    let (mut c, d) = load(conn, id, actor)?;
+    let (mut c, d) = load_for_update(conn, id, actor)?;
     settle_lapsed(conn, &mut c, now)?;
     if c.status.after(Event::Cancel).is_none() {
         return Err(illegal(&c, Event::Cancel));
@@ -604,18 +628,38 @@ pub fn cancel(
         ));
     }
     consultations::release_claims(conn, &c.id)?;
-    let deposit_event = match action {
-        DepositAction::Release => Some(DepositEvent::Cancel),
-        DepositAction::Forfeit => Some(DepositEvent::Forfeit),
-        // Refunds go through the refund flow, which asks the provider.
-        DepositAction::Refund | DepositAction::None => None,
+    let by_label = match actor {
+        Actor::Client(_) => "client".to_owned(),
+        Actor::Partner(key) => format!("partner:{key}"),
+        Actor::Staff(key) => format!("staff:{key}"),
     };
-    if let Some(event) = deposit_event {
-        let to = d
-            .status
-            .after(event)
-            .expect("the policy only picks legal moves");
-        deposits::set_status(conn, &d.id, d.status, to, None, now)?;
+    match action {
+        DepositAction::Release => {
+            let to = d
+                .status
+                .after(DepositEvent::Cancel)
+                .expect("the policy only picks legal moves");
+            deposits::set_status(conn, &d.id, d.status, to, None, now)?;
+        }
+        DepositAction::Forfeit if !crate::deposits::refund_under_way(conn, &d.id)? => {
+            let to = d
+                .status
+                .after(DepositEvent::Forfeit)
+                .expect("the policy only picks legal moves");
+            deposits::set_status(conn, &d.id, d.status, to, None, now)?;
+        }
+        // The refund is reserved here, with the cancellation; the caller
+        // asks the provider once this commits (and the periodic task retries).
+        DepositAction::Refund => {
+            crate::deposits::reserve_refund(
+                conn,
+                &d.id,
+                reason.unwrap_or("cancellation"),
+                &by_label,
+                now,
+            )?;
+        }
+        DepositAction::Forfeit | DepositAction::None => {}
     }
     Ok(outcome)
 }
@@ -630,7 +674,7 @@ pub fn reschedule(
     starts_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (mut c, _) = load(conn, id, actor)?;
+    let (mut c, _) = load_for_update(conn, id, actor)?;
     settle_lapsed(conn, &mut c, now)?;
     if c.status.after(Event::Reschedule).is_none() {
         return Err(illegal(&c, Event::Reschedule));
@@ -662,7 +706,12 @@ pub fn reschedule(
     clear_lapsed_holds(conn, &practitioner_id, slot, now)?;
     consultations::release_claims(conn, &c.id)?;
     consultations::claim(conn, &practitioner_id, slot, &c.id).map_err(slot_conflict)?;
-    consultations::move_to(conn, &c.id, &practitioner_id, slot, now)?;
+    if !consultations::move_to(conn, &c, &practitioner_id, slot, now)? {
+        return Err(ApiError::conflict(
+            "concurrent_update",
+            "The consultation changed meanwhile; try again.",
+        ));
+    }
     Ok(())
 }
 
@@ -675,7 +724,7 @@ pub fn record_outcome(
     event: Event,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (c, d) = load(conn, id, actor)?;
+    let (c, d) = load_for_update(conn, id, actor)?;
     let Some(to) = c.status.after(event) else {
         return Err(illegal(&c, event));
     };
@@ -691,7 +740,10 @@ pub fn record_outcome(
             "The consultation changed meanwhile; try again.",
         ));
     }
-    if event == Event::MarkNoShow && policy::on_no_show(d.status) == DepositAction::Forfeit {
+    if event == Event::MarkNoShow
+        && policy::on_no_show(d.status) == DepositAction::Forfeit
+        && !crate::deposits::refund_under_way(conn, &d.id)?
+    {
         deposits::set_status(
             conn,
             &d.id,
@@ -704,17 +756,19 @@ pub fn record_outcome(
     Ok(())
 }
 
-/// Expires every lapsed hold (the sweeper). Returns how many.
-pub fn expire_lapsed(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
-    let mut n = 0;
+/// Expires every lapsed hold (the sweeper). Returns the consultations expired.
+pub fn expire_lapsed(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, DbError> {
+    let mut done = Vec::new();
     for id in consultations::lapsed_holds(conn, now, 500)? {
         let expired = write_transaction(conn, |conn| match consultations::get(conn, &id)? {
             Some(c) if c.hold_lapsed(now) => expire_one(conn, &c, "hold_lapsed", now),
             _ => Ok(false),
         })?;
-        n += usize::from(expired);
+        if expired {
+            done.push(id);
+        }
     }
-    Ok(n)
+    Ok(done)
 }
 
 /// How a payment ended up, for the caller to report.
@@ -737,6 +791,10 @@ pub fn confirm_payment(
     reference: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Confirmation, ApiError> {
+    // Consultation first, then deposit: the same lock order as every path.
+    consultations::lock(conn, &deposit.consultation_id)?;
+    deposits::lock(conn, &deposit.id)?;
+    let deposit = &deposits::get(conn, &deposit.id)?.ok_or(DbError::NotFound)?;
     if deposit.status != DepositStatus::Pending && deposit.status != DepositStatus::Cancelled {
         return Ok(Confirmation::AlreadyPaid);
     }

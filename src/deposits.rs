@@ -1,7 +1,12 @@
 //! Settling deposits: recording a payment taken by hand, redeeming against
 //! a treatment, refunding. Money moves only from `paid`, by conditional
-//! updates, with the unique redemption/refund rows as the database's
-//! guarantee that nothing is settled twice.
+//! updates under the deposit's row lock, with the unique redemption/refund
+//! rows as the database's guarantee that nothing is settled twice.
+//!
+//! A refund is reserved first (a `pending` refund row, in the transaction
+//! that decides it), then asked of the provider with an idempotency key
+//! derived from the deposit, then recorded as made. A reserved refund that
+//! the provider could not make yet is retried by the periodic task.
 
 use chrono::{DateTime, Utc};
 
@@ -9,13 +14,15 @@ use crate::booking::{self, Confirmation};
 use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::deposit::{DepositEvent, DepositStatus};
 use crate::error::ApiError;
-use crate::payments;
+use crate::payments::{self, PaymentError};
 use crate::state::AppState;
 use crate::store::deposits::{self, Deposit};
-use crate::store::settlements::{self, Redemption, Refund};
+use crate::store::settlements::{self, NewRefund, Redemption, Refund, REFUND_PENDING};
 use crate::store::treatments;
 
-fn load(conn: &mut DbConnection, id: &str) -> Result<Deposit, ApiError> {
+/// Loads a deposit under its row lock.
+fn load_locked(conn: &mut DbConnection, id: &str) -> Result<Deposit, ApiError> {
+    deposits::lock(conn, id)?;
     deposits::get(conn, id)?.ok_or(ApiError::NotFound("deposit"))
 }
 
@@ -37,6 +44,11 @@ fn not_allowed(d: &Deposit, event: DepositEvent) -> ApiError {
     ApiError::conflict(code, format!("{detail} (status: {})", d.status.as_str()))
 }
 
+/// Whether a refund is already reserved or made for the deposit.
+pub fn refund_under_way(conn: &mut DbConnection, deposit_id: &str) -> Result<bool, DbError> {
+    Ok(settlements::refund_of(conn, deposit_id)?.is_some())
+}
+
 /// Staff record a deposit taken by phone or at the desk (manual provider).
 pub fn record_manual_payment(
     conn: &mut DbConnection,
@@ -45,7 +57,7 @@ pub fn record_manual_payment(
     now: DateTime<Utc>,
 ) -> Result<(Deposit, Confirmation), ApiError> {
     write_transaction(conn, |conn| {
-        let d = load(conn, id)?;
+        let d = deposits::get(conn, id)?.ok_or(ApiError::NotFound("deposit"))?;
         if d.provider != "manual" {
             return Err(ApiError::conflict(
                 "provider_mismatch",
@@ -56,7 +68,10 @@ pub fn record_manual_payment(
             return Err(not_allowed(&d, DepositEvent::Pay));
         }
         let confirmation = booking::confirm_payment(conn, &d, Some(reference), now)?;
-        Ok((load(conn, id)?, confirmation))
+        Ok((
+            deposits::get(conn, id)?.ok_or(DbError::NotFound)?,
+            confirmation,
+        ))
     })
 }
 
@@ -70,10 +85,16 @@ pub fn redeem(
     now: DateTime<Utc>,
 ) -> Result<(Deposit, Redemption), ApiError> {
     write_transaction(conn, |conn| {
-        let d = load(conn, id)?;
+        let d = load_locked(conn, id)?;
         let Some(to) = d.status.after(DepositEvent::Redeem) else {
             return Err(not_allowed(&d, DepositEvent::Redeem));
         };
+        if refund_under_way(conn, &d.id)? {
+            return Err(ApiError::conflict(
+                "refund_in_progress",
+                "This deposit is being refunded.",
+            ));
+        }
         treatments::by_id(conn, treatment_id)?
             .ok_or_else(|| ApiError::field("treatment_id", "unknown", "names no treatment"))?;
         if !deposits::set_status(conn, &d.id, d.status, to, None, now)? {
@@ -97,79 +118,178 @@ pub fn redeem(
             }
             other => other.into(),
         })?;
-        Ok((load(conn, id)?, redemption))
+        Ok((
+            deposits::get(conn, id)?.ok_or(DbError::NotFound)?,
+            redemption,
+        ))
     })
 }
 
-/// Refunds a paid deposit in full: through the provider (idempotent by
-/// deposit, so a retry never refunds twice), then recorded.
+/// Reserves a full refund of a paid deposit. Call inside a write
+/// transaction; then [`complete_refund`] after it commits.
+pub fn reserve_refund(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: &str,
+    recorded_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, ApiError> {
+    let d = load_locked(conn, id)?;
+    if let Some(existing) = settlements::refund_of(conn, &d.id)? {
+        if existing.status == REFUND_PENDING && d.status == DepositStatus::Paid {
+            return Ok(existing); // an earlier attempt reserved it: carry on
+        }
+        return Err(not_allowed(&d, DepositEvent::Refund));
+    }
+    if d.status.after(DepositEvent::Refund).is_none() {
+        return Err(not_allowed(&d, DepositEvent::Refund));
+    }
+    settlements::insert_refund(
+        conn,
+        &NewRefund {
+            deposit_id: &d.id,
+            amount: d.amount,
+            provider: &d.provider,
+            provider_refund_id: None,
+            reason,
+            recorded_by,
+            status: REFUND_PENDING,
+        },
+        now,
+    )
+    .map_err(|e| match e {
+        DbError::UniqueViolation(_) => {
+            ApiError::conflict("already_refunded", "This deposit was already refunded.")
+        }
+        other => other.into(),
+    })
+}
+
+/// Makes a reserved refund: asks the provider (idempotent by deposit, so a
+/// retry never refunds twice), then records the deposit as refunded.
+pub async fn complete_refund(
+    state: &AppState,
+    id: &str,
+) -> Result<(Deposit, Refund), PaymentOrApi> {
+    let deposit_id = id.to_owned();
+    let d = state
+        .db
+        .run(move |conn| deposits::get(conn, &deposit_id)?.ok_or(ApiError::NotFound("deposit")))
+        .await?;
+    let provider_refund_id = match (&d.provider[..], &d.provider_payment_id) {
+        ("stripe", Some(payment_id)) => Some(
+            state
+                .payments
+                .refund(payment_id, d.amount, &format!("refund-{}", d.id))
+                .await
+                .map_err(PaymentOrApi::Payment)?
+                .id,
+        ),
+        ("stripe", None) => {
+            return Err(
+                ApiError::internal(format!("stripe deposit {} has no payment id", d.id)).into(),
+            );
+        }
+        _ => None,
+    };
+    let now = state.now();
+    let result = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let current = load_locked(conn, &d.id)?;
+                if current.status == DepositStatus::Paid {
+                    deposits::set_status(conn, &d.id, DepositStatus::Paid, DepositStatus::Refunded, None, now)?;
+                } else if current.status != DepositStatus::Refunded {
+                    // Settled another way while the provider refunded it.
+                    tracing::error!(deposit = %d.id, status = current.status.as_str(), "refund made for a deposit settled otherwise; staff must review");
+                }
+                settlements::complete_refund(conn, &d.id, provider_refund_id.as_deref(), now)?;
+                let refund = settlements::refund_of(conn, &d.id)?.ok_or(DbError::NotFound)?;
+                Ok::<_, ApiError>((deposits::get(conn, &d.id)?.ok_or(DbError::NotFound)?, refund))
+            })
+        })
+        .await?;
+    Ok(result)
+}
+
+/// A refund step's failure: the provider's, or ours.
+#[derive(Debug)]
+pub enum PaymentOrApi {
+    Payment(PaymentError),
+    Api(ApiError),
+}
+
+impl From<ApiError> for PaymentOrApi {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<PaymentOrApi> for ApiError {
+    fn from(e: PaymentOrApi) -> Self {
+        match e {
+            PaymentOrApi::Payment(p) => payments::api_error(p),
+            PaymentOrApi::Api(a) => a,
+        }
+    }
+}
+
+/// Staff refund a paid deposit in full. If the provider fails, the
+/// reservation is dropped and nothing has changed (a retry is safe: the
+/// provider call is idempotent by deposit).
 pub async fn refund(
     state: &AppState,
     id: &str,
     reason: &str,
     recorded_by: &str,
 ) -> Result<(Deposit, Refund), ApiError> {
-    let deposit_id = id.to_owned();
-    let d = state.db.run(move |conn| load(conn, &deposit_id)).await?;
-    if d.status.after(DepositEvent::Refund).is_none() {
-        return Err(not_allowed(&d, DepositEvent::Refund));
-    }
-    let provider_refund = match (&d.provider[..], &d.provider_payment_id) {
-        ("stripe", Some(payment_id)) => Some(
-            state
-                .payments
-                .refund(payment_id, d.amount, &format!("refund-{}", d.id))
-                .await
-                .map_err(payments::api_error)?,
-        ),
-        ("stripe", None) => {
-            return Err(ApiError::internal(format!(
-                "stripe deposit {} has no payment id",
-                d.id
-            )));
-        }
-        _ => None,
-    };
-    let now = state.now();
-    let (reason, recorded_by) = (reason.to_owned(), recorded_by.to_owned());
+    let (deposit_id, reason, by, now) = (
+        id.to_owned(),
+        reason.to_owned(),
+        recorded_by.to_owned(),
+        state.now(),
+    );
     state
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let current = load(conn, &d.id)?;
-                if current.status == DepositStatus::Refunded {
-                    // Refunded meanwhile (a webhook or a concurrent request).
-                    let refund = settlements::refund_of(conn, &d.id)?.ok_or(DbError::NotFound)?;
-                    return Ok((current, refund));
-                }
-                if !deposits::set_status(
-                    conn,
-                    &d.id,
-                    DepositStatus::Paid,
-                    DepositStatus::Refunded,
-                    None,
-                    now,
-                )? {
-                    return Err(not_allowed(&current, DepositEvent::Refund));
-                }
-                let refund = settlements::insert_refund(
-                    conn,
-                    &d.id,
-                    d.amount,
-                    &d.provider,
-                    provider_refund.as_ref().map(|r| r.id.as_str()),
-                    &reason,
-                    &recorded_by,
-                    now,
-                )
-                .map_err(|e| match e {
-                    DbError::UniqueViolation(_) => {
-                        ApiError::conflict("already_refunded", "This deposit was already refunded.")
-                    }
-                    other => other.into(),
-                })?;
-                Ok((load(conn, &d.id)?, refund))
+                reserve_refund(conn, &deposit_id, &reason, &by, now)
             })
         })
+        .await?;
+    match complete_refund(state, id).await {
+        Ok(done) => Ok(done),
+        Err(PaymentOrApi::Payment(e)) => {
+            let deposit_id = id.to_owned();
+            state
+                .db
+                .run(move |conn| settlements::drop_pending_refund(conn, &deposit_id))
+                .await?;
+            Err(payments::api_error(e))
+        }
+        Err(PaymentOrApi::Api(e)) => Err(e),
+    }
+}
+
+/// Retries reserved refunds the provider could not make yet (the periodic
+/// task). Returns how many were made.
+pub async fn retry_pending_refunds(state: &AppState) -> usize {
+    let Ok(pending) = state
+        .db
+        .run(|conn| settlements::pending_refunds(conn, 100))
         .await
+    else {
+        return 0;
+    };
+    let mut made = 0;
+    for deposit_id in pending {
+        match complete_refund(state, &deposit_id).await {
+            Ok(_) => made += 1,
+            Err(e) => {
+                tracing::warn!(deposit = %deposit_id, error = ?e, "a reserved refund is still pending")
+            }
+        }
+    }
+    made
 }

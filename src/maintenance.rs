@@ -11,19 +11,39 @@ use crate::{booking, store};
 pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
     let now = state.now();
     let retention = state.settings.retention.clone();
-    let mut report = state
+    // Ask the provider first, so a paid hold is confirmed rather than expired.
+    let payments_reconciled = crate::payments::reconcile::pending(state).await;
+    let refunds_made = crate::deposits::retry_pending_refunds(state).await;
+    let (report, withdrawn) = state
         .db
         .run(move |conn| {
             let screening_cutoff = now - Duration::days(i64::from(retention.screening_days));
-            Ok::<_, crate::db::DbError>(Report {
-                holds_expired: booking::expire_lapsed(conn, now)?,
+            let expired = booking::expire_lapsed(conn, now)?;
+            let mut withdrawn = Vec::new();
+            for id in &expired {
+                if let Some(payment) =
+                    store::deposits::by_consultation(conn, id)?.and_then(|d| d.provider_payment_id)
+                {
+                    withdrawn.push(payment);
+                }
+            }
+            let report = Report {
+                holds_expired: expired.len(),
+                payments_reconciled,
+                refunds_made,
                 screenings_purged: store::screenings::purge_unattached(conn, screening_cutoff)?,
                 idempotency_records_purged: store::idempotency::purge_expired(conn, now)?,
-                ..Report::default()
-            })
+            };
+            Ok::<_, crate::db::DbError>((report, withdrawn))
         })
         .await?;
-    report.payments_reconciled = crate::payments::reconcile::pending(state).await;
+    // Withdraw the payment requests of expired holds, so they cannot be paid
+    // later (one paid anyway is still applied, as credit or a confirmation).
+    for payment in withdrawn {
+        if let Err(e) = state.payments.cancel_payment(&payment).await {
+            tracing::warn!(error = %e, "could not withdraw an expired hold's payment request");
+        }
+    }
     Ok(report)
 }
 
@@ -32,6 +52,7 @@ pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
 pub struct Report {
     pub holds_expired: usize,
     pub payments_reconciled: usize,
+    pub refunds_made: usize,
     pub screenings_purged: usize,
     pub idempotency_records_purged: usize,
 }

@@ -175,6 +175,7 @@ fn serve(
                     .add((header::REFERRER_POLICY, "no-referrer"))
                     .add((header::X_FRAME_OPTIONS, "DENY")),
             )
+            .wrap(from_fn(extract::reject_control_characters))
             .wrap(from_fn(telemetry::log_requests))
     })
     .listen(listener)?

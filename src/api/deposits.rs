@@ -43,7 +43,12 @@ pub struct RefundView {
     /// The provider's refund id (Stripe `re_…`).
     pub provider_refund_id: Option<String>,
     pub reason: String,
+    /// `pending` while the payment provider is asked (retried until made),
+    /// then `succeeded`.
+    #[schema(example = "succeeded")]
+    pub status: String,
     pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// A deposit as staff see it.
@@ -87,7 +92,9 @@ pub fn record(conn: &mut DbConnection, d: Deposit) -> Result<DepositRecord, ApiE
         provider: r.provider,
         provider_refund_id: r.provider_refund_id,
         reason: r.reason,
+        status: r.status,
         created_at: r.created_at,
+        completed_at: r.completed_at,
     });
     Ok(DepositRecord {
         id: d.id,

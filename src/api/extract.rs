@@ -103,6 +103,13 @@ where
 {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(syntax_message(&e)))?;
+    if let Some(path) = unclean_string(&value, "") {
+        return Err(ApiError::field(
+            &path,
+            "invalid_character",
+            "must not contain NUL or other control characters (tab and line breaks are fine)",
+        ));
+    }
     let mut errors = Vec::new();
     match &value {
         serde_json::Value::Object(map) => {
@@ -139,6 +146,63 @@ where
         .validate()
         .map_err(|e| ApiError::Validation(flatten(&e)))?;
     Ok(decoded)
+}
+
+/// The path of the first string (or key) holding a control character.
+fn unclean_string(value: &serde_json::Value, path: &str) -> Option<String> {
+    use crate::domain::dates::is_clean_text;
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if !is_clean_text(s) => Some(path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| unclean_string(v, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if is_clean_text(k) {
+                unclean_string(v, &join(k))
+            } else {
+                Some(join("?"))
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Middleware: a URL with a percent-encoded control character (`%00`…`%1F`,
+/// `%7F`) is refused before any handler sees it.
+pub async fn reject_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    use actix_web::ResponseError;
+    let uri = req.uri().to_string();
+    let bytes = uri.as_bytes();
+    let encoded_control = bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1].to_ascii_uppercase(), w[2].to_ascii_uppercase()),
+                (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F')
+            )
+    });
+    if encoded_control {
+        let resp = ApiError::bad_request(
+            "invalid_characters",
+            "The URL contains an encoded control character.",
+        )
+        .error_response();
+        return Ok(req.into_response(resp).map_into_right_body());
+    }
+    next.call(req).await.map(|r| r.map_into_left_body())
 }
 
 fn syntax_message(e: &serde_json::Error) -> String {
@@ -284,6 +348,18 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
     }
 }
 
+/// Refuses a date outside the span the API works with (422 naming the field).
+pub fn supported_date(field: &str, date: Option<chrono::NaiveDate>) -> Result<(), ApiError> {
+    match date {
+        Some(d) if !crate::domain::dates::date_supported(d) => Err(ApiError::field(
+            field,
+            "range",
+            crate::domain::dates::unsupported_message(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Deserialises a `YYYY-MM-DD` date that must exist in the calendar.
 pub fn calendar_date<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -410,6 +486,17 @@ mod tests {
         assert!(parse_calendar_date("2023-02-30")
             .unwrap_err()
             .contains("real calendar date"));
+    }
+
+    #[test]
+    fn control_characters_in_any_string_are_named() {
+        let err =
+            decode_json::<Outer>(br#"{"name":"a","flag":true,"inner":{"email":"a\u0000@b.c"}}"#)
+                .unwrap_err();
+        assert_eq!(
+            codes(err),
+            vec![("inner.email".into(), "invalid_character".into())]
+        );
     }
 
     #[test]

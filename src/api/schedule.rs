@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
 use crate::api::consultations::view::local;
-use crate::api::extract::ValidJson;
+use crate::api::extract::{supported_date, ValidJson};
 use crate::api::treatments::{check_text, reject};
 use crate::api::{created, ProblemResponses};
 use crate::auth::{MaybeKey, StaffKey};
@@ -455,6 +455,25 @@ impl Validate for ClosureInput {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         check_text(&mut errors, "reason", &self.reason, 200);
+        let dates = [
+            self.starts_at.map(|t| t.date_naive()),
+            self.ends_at.map(|t| t.date_naive()),
+            self.from_date,
+            self.to_date,
+        ];
+        if dates
+            .into_iter()
+            .flatten()
+            .any(|d| !crate::domain::dates::date_supported(d))
+        {
+            reject(
+                &mut errors,
+                "starts_at",
+                "range",
+                crate::domain::dates::unsupported_message(),
+            );
+            return Err(errors);
+        }
         match (self.starts_at, self.ends_at, self.from_date, self.to_date) {
             (Some(s), Some(e), None, None) if s < e => {}
             (Some(_), Some(_), None, None) => reject(
@@ -516,6 +535,8 @@ pub async fn list_closures(
     query: web::Query<ClosureQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let tz = state.settings.clinic_timezone;
+    supported_date("from", query.from)?;
+    supported_date("to", query.to)?;
     let from = query.from.unwrap_or_else(|| state.today());
     let to = query.to.unwrap_or(from + Duration::days(366));
     if to < from {
@@ -700,6 +721,8 @@ pub async fn availability(
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    supported_date("from", Some(q.from))?;
+    supported_date("to", Some(q.to))?;
     let max_days = i64::from(state.settings.booking.max_availability_days);
     if q.to < q.from {
         return Err(ApiError::field("to", "order", "must be on or after from"));

@@ -126,6 +126,9 @@ diesel::table! {
     consultations (id) {
         id -> Text,
         client_id -> Text,
+        client_full_name -> Text,
+        client_email -> Text,
+        client_phone -> Text,
         practitioner_id -> Text,
         treatment_id -> Nullable<Text>,
         starts_at -> Timestamp,
@@ -211,7 +214,9 @@ diesel::table! {
         provider_refund_id -> Nullable<Text>,
         reason -> Text,
         recorded_by -> Text,
+        status -> Text,
         created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod age;
 pub mod calendar;
 pub mod catalogue;
 pub mod consultation;
+pub mod dates;
 pub mod deposit;
 pub mod eligibility;
 pub mod money;

@@ -68,15 +68,17 @@ pub async fn consultation(state: &AppState, consultation_id: &str) {
     }
 }
 
-/// Reconciles every pending deposit that has a provider payment (the
-/// periodic task). Returns how many were confirmed.
+/// Reconciles every unpaid deposit that has a provider payment — pending,
+/// or cancelled in the last day (a payment can land as a hold lapses) —
+/// (the periodic task). Returns how many were paid.
 pub async fn pending(state: &AppState) -> usize {
     if state.payments.name() == "manual" {
         return 0;
     }
+    let since = state.now() - chrono::Duration::days(1);
     let Ok(pending) = state
         .db
-        .run(|conn| deposits::pending_with_provider_payment(conn, 200))
+        .run(move |conn| deposits::unpaid_with_provider_payment(conn, since, 200))
         .await
     else {
         return 0;

@@ -13,6 +13,7 @@ use crate::domain::consultation::Status;
 use crate::domain::deposit::DepositStatus;
 use crate::error::ApiError;
 use crate::store::consultations;
+use crate::store::settlements::{NewRefund, REFUND_SUCCEEDED};
 use crate::store::{deposits, settlements};
 
 /// What an event did.
@@ -122,7 +123,11 @@ fn charge_refunded(
         d = deposits::get(conn, &d.id)?.ok_or(DbError::NotFound)?;
     }
     if d.status != DepositStatus::Paid {
-        return Ok(()); // already refunded, redeemed or forfeited
+        if d.status != DepositStatus::Refunded {
+            // Refunded in Stripe after the clinic redeemed or forfeited it.
+            tracing::error!(deposit = %d.id, status = d.status.as_str(), "Stripe refunded a deposit already settled otherwise; staff must review");
+        }
+        return Ok(());
     }
     deposits::set_status(
         conn,
@@ -132,16 +137,20 @@ fn charge_refunded(
         None,
         now,
     )?;
-    match settlements::insert_refund(
-        conn,
-        &d.id,
-        d.amount,
-        "stripe",
-        Some(charge_id),
-        "refunded in Stripe",
-        "stripe",
-        now,
-    ) {
+    // Completes a refund we reserved, or records one made in the dashboard.
+    if settlements::complete_refund(conn, &d.id, Some(charge_id), now)? {
+        return Ok(());
+    }
+    let refund = NewRefund {
+        deposit_id: &d.id,
+        amount: d.amount,
+        provider: "stripe",
+        provider_refund_id: Some(charge_id),
+        reason: "refunded in Stripe",
+        recorded_by: "stripe",
+        status: REFUND_SUCCEEDED,
+    };
+    match settlements::insert_refund(conn, &refund, now) {
         Ok(_) | Err(DbError::UniqueViolation(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }

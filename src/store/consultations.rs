@@ -15,6 +15,9 @@ use super::{from_db, to_db};
 struct Row {
     id: String,
     client_id: String,
+    client_full_name: String,
+    client_email: String,
+    client_phone: String,
     practitioner_id: String,
     treatment_id: Option<String>,
     starts_at: NaiveDateTime,
@@ -48,6 +51,10 @@ pub mod channel {
 pub struct Consultation {
     pub id: String,
     pub client_id: String,
+    /// Contact details as given with this booking.
+    pub client_full_name: String,
+    pub client_email: String,
+    pub client_phone: String,
     pub practitioner_id: String,
     pub treatment_id: Option<String>,
     pub starts_at: DateTime<Utc>,
@@ -88,6 +95,9 @@ impl TryFrom<Row> for Consultation {
             })?,
             id: r.id,
             client_id: r.client_id,
+            client_full_name: r.client_full_name,
+            client_email: r.client_email,
+            client_phone: r.client_phone,
             practitioner_id: r.practitioner_id,
             treatment_id: r.treatment_id,
             starts_at: from_db(r.starts_at),
@@ -113,6 +123,9 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
         .values((
             consultations::id.eq(&c.id),
             consultations::client_id.eq(&c.client_id),
+            consultations::client_full_name.eq(&c.client_full_name),
+            consultations::client_email.eq(&c.client_email),
+            consultations::client_phone.eq(&c.client_phone),
             consultations::practitioner_id.eq(&c.practitioner_id),
             consultations::treatment_id.eq(&c.treatment_id),
             consultations::starts_at.eq(to_db(c.starts_at)),
@@ -201,24 +214,40 @@ pub fn set_status(
     Ok(n == 1)
 }
 
-/// Moves the appointment; the caller has claimed the new cells.
+/// Takes the row lock on a consultation before reading it for a change
+/// (PostgreSQL; SQLite's write transaction already excludes other writers),
+/// so concurrent changes to one booking queue instead of interleaving.
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    diesel::update(consultations::table.find(id))
+        .set(consultations::sequence.eq(consultations::sequence))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves the appointment, if it is still in `status` at `sequence`; the
+/// caller has claimed the new cells. False when it changed meanwhile.
 pub fn move_to(
     conn: &mut DbConnection,
-    id: &str,
+    c: &Consultation,
     practitioner_id: &str,
     slot: Interval,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    diesel::update(consultations::table.find(id))
-        .set((
-            consultations::practitioner_id.eq(practitioner_id),
-            consultations::starts_at.eq(to_db(slot.starts_at)),
-            consultations::ends_at.eq(to_db(slot.ends_at)),
-            consultations::sequence.eq(consultations::sequence + 1),
-            consultations::updated_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        consultations::table
+            .find(&c.id)
+            .filter(consultations::status.eq(c.status.as_str()))
+            .filter(consultations::sequence.eq(c.sequence)),
+    )
+    .set((
+        consultations::practitioner_id.eq(practitioner_id),
+        consultations::starts_at.eq(to_db(slot.starts_at)),
+        consultations::ends_at.eq(to_db(slot.ends_at)),
+        consultations::sequence.eq(consultations::sequence + 1),
+        consultations::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 pub fn set_manage_token_hash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), DbError> {

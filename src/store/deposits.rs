@@ -124,6 +124,15 @@ pub fn by_provider_payment_id(
         .transpose()
 }
 
+/// Takes the row lock on a deposit before reading it for a change (see
+/// `consultations::lock`).
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
+    diesel::update(deposits::table.find(id))
+        .set(deposits::status.eq(deposits::status))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records the provider's payment object for a pending deposit.
 pub fn set_provider_payment(
     conn: &mut DbConnection,
@@ -203,13 +212,22 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> Result<Vec<Deposit>, DbE
     q.load(conn)?.into_iter().map(Deposit::try_from).collect()
 }
 
-/// Pending deposits with a provider payment, for reconciliation.
-pub fn pending_with_provider_payment(
+/// Unpaid deposits with a provider payment, for reconciliation: pending
+/// ones, and ones cancelled since `cancelled_since` (a payment can land just
+/// as a hold lapses, and its webhook can be lost).
+pub fn unpaid_with_provider_payment(
     conn: &mut DbConnection,
+    cancelled_since: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Deposit>, DbError> {
     deposits::table
-        .filter(deposits::status.eq(DepositStatus::Pending.as_str()))
+        .filter(
+            deposits::status
+                .eq(DepositStatus::Pending.as_str())
+                .or(deposits::status
+                    .eq(DepositStatus::Cancelled.as_str())
+                    .and(deposits::updated_at.ge(to_db(cancelled_since)))),
+        )
         .filter(deposits::provider_payment_id.is_not_null())
         .select(Row::as_select())
         .order(deposits::created_at.asc())

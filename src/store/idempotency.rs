@@ -130,9 +130,17 @@ pub fn begin(
     if from_db(row.locked_at) > now - lock_timeout {
         return Ok(Begin::InFlight);
     }
-    diesel::update(ik::table.find((scope, key)))
-        .set(ik::locked_at.eq(to_db(now)))
-        .execute(conn)?;
+    // Take over the stale attempt, unless another request just did.
+    let taken = diesel::update(
+        ik::table
+            .find((scope, key))
+            .filter(ik::locked_at.eq(row.locked_at)),
+    )
+    .set(ik::locked_at.eq(to_db(now)))
+    .execute(conn)?;
+    if taken != 1 {
+        return Ok(Begin::InFlight);
+    }
     Ok(Begin::Proceed(ticket(row.resource_id)))
 }
 
@@ -169,12 +177,24 @@ pub fn complete(
     Ok(())
 }
 
-/// Forgets an attempt that failed on the server side, so a retry runs anew.
+/// Lets a retry run after an attempt failed on the server side: an
+/// attempt that created nothing is forgotten; one that created a resource
+/// is unlocked and kept, so the retry resumes that resource.
 pub fn release(conn: &mut DbConnection, ticket: &Ticket) -> Result<(), DbError> {
+    let unlocked = chrono::DateTime::<Utc>::UNIX_EPOCH;
+    diesel::update(
+        ik::table
+            .find((&ticket.scope, &ticket.key))
+            .filter(ik::state.eq("in_flight"))
+            .filter(ik::resource_id.is_not_null()),
+    )
+    .set(ik::locked_at.eq(to_db(unlocked)))
+    .execute(conn)?;
     diesel::delete(
         ik::table
             .find((&ticket.scope, &ticket.key))
-            .filter(ik::state.eq("in_flight")),
+            .filter(ik::state.eq("in_flight"))
+            .filter(ik::resource_id.is_null()),
     )
     .execute(conn)?;
     Ok(())

@@ -29,8 +29,14 @@ pub struct Refund {
     pub provider_refund_id: Option<String>,
     pub reason: String,
     pub recorded_by: String,
+    /// `pending` while the provider is asked, then `succeeded`.
+    pub status: String,
     pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
+
+pub const REFUND_PENDING: &str = "pending";
+pub const REFUND_SUCCEEDED: &str = "succeeded";
 
 fn money(amount: i64, currency: &str) -> Result<Money, DbError> {
     Ok(Money::new(
@@ -101,33 +107,84 @@ pub fn redemption_of(
     .transpose()
 }
 
-/// Inserts the refund; a second one for the deposit is a unique violation.
-#[allow(clippy::too_many_arguments)]
+/// A refund about to be made, or made outside (a webhook).
+pub struct NewRefund<'a> {
+    pub deposit_id: &'a str,
+    pub amount: Money,
+    pub provider: &'a str,
+    pub provider_refund_id: Option<&'a str>,
+    pub reason: &'a str,
+    pub recorded_by: &'a str,
+    pub status: &'static str,
+}
+
+/// Inserts the refund (`pending` to reserve the deposit while the provider
+/// is asked); a second one for the deposit is a unique violation.
 pub fn insert_refund(
     conn: &mut DbConnection,
-    deposit_id: &str,
-    amount: Money,
-    provider: &str,
-    provider_refund_id: Option<&str>,
-    reason: &str,
-    recorded_by: &str,
+    r: &NewRefund,
     now: DateTime<Utc>,
 ) -> Result<Refund, DbError> {
     let id = new_id();
+    let done = r.status == REFUND_SUCCEEDED;
     diesel::insert_into(refunds::table)
         .values((
             refunds::id.eq(&id),
-            refunds::deposit_id.eq(deposit_id),
-            refunds::amount.eq(amount.amount),
-            refunds::currency.eq(amount.currency.code()),
-            refunds::provider.eq(provider),
-            refunds::provider_refund_id.eq(provider_refund_id),
-            refunds::reason.eq(reason),
-            refunds::recorded_by.eq(recorded_by),
+            refunds::deposit_id.eq(r.deposit_id),
+            refunds::amount.eq(r.amount.amount),
+            refunds::currency.eq(r.amount.currency.code()),
+            refunds::provider.eq(r.provider),
+            refunds::provider_refund_id.eq(r.provider_refund_id),
+            refunds::reason.eq(r.reason),
+            refunds::recorded_by.eq(r.recorded_by),
+            refunds::status.eq(r.status),
             refunds::created_at.eq(to_db(now)),
+            refunds::completed_at.eq(done.then(|| to_db(now))),
         ))
         .execute(conn)?;
-    refund_of(conn, deposit_id)?.ok_or(DbError::NotFound)
+    refund_of(conn, r.deposit_id)?.ok_or(DbError::NotFound)
+}
+
+/// Marks a pending refund as made.
+pub fn complete_refund(
+    conn: &mut DbConnection,
+    deposit_id: &str,
+    provider_refund_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        refunds::table
+            .filter(refunds::deposit_id.eq(deposit_id))
+            .filter(refunds::status.eq(REFUND_PENDING)),
+    )
+    .set((
+        refunds::status.eq(REFUND_SUCCEEDED),
+        refunds::provider_refund_id.eq(provider_refund_id),
+        refunds::completed_at.eq(Some(to_db(now))),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Drops a pending refund the provider refused (nothing was paid back).
+pub fn drop_pending_refund(conn: &mut DbConnection, deposit_id: &str) -> Result<(), DbError> {
+    diesel::delete(
+        refunds::table
+            .filter(refunds::deposit_id.eq(deposit_id))
+            .filter(refunds::status.eq(REFUND_PENDING)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deposits with a refund still to be made (for the periodic retry).
+pub fn pending_refunds(conn: &mut DbConnection, limit: i64) -> Result<Vec<String>, DbError> {
+    Ok(refunds::table
+        .filter(refunds::status.eq(REFUND_PENDING))
+        .select(refunds::deposit_id)
+        .order(refunds::created_at.asc())
+        .limit(limit)
+        .load(conn)?)
 }
 
 #[derive(Queryable, Selectable)]
@@ -141,7 +198,9 @@ struct RefundRow {
     provider_refund_id: Option<String>,
     reason: String,
     recorded_by: String,
+    status: String,
     created_at: NaiveDateTime,
+    completed_at: Option<NaiveDateTime>,
 }
 
 pub fn refund_of(conn: &mut DbConnection, deposit_id: &str) -> Result<Option<Refund>, DbError> {
@@ -159,7 +218,9 @@ pub fn refund_of(conn: &mut DbConnection, deposit_id: &str) -> Result<Option<Ref
             provider_refund_id: r.provider_refund_id,
             reason: r.reason,
             recorded_by: r.recorded_by,
+            status: r.status,
             created_at: from_db(r.created_at),
+            completed_at: r.completed_at.map(from_db),
         })
     })
     .transpose()

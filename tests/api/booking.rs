@@ -350,7 +350,10 @@ async fn idempotency_keys_replay_reject_and_wait() {
         .assert_problem(422, "idempotency_key_reused");
 
     // A request still in flight under a key: a second one waits its turn.
-    let scope = "anon|POST /v1/consultations".to_owned();
+    let scope = format!(
+        "anon:{}|POST /v1/consultations",
+        &clinic_api::secrets::hash(&token)[..16]
+    );
     let digest =
         clinic_api::api::extract::BodyDigest::of(serde_json::to_vec(&body).unwrap().as_slice())
             .hex();

@@ -8,4 +8,5 @@ mod fixtures;
 mod foundation;
 mod helpers;
 mod payments;
+mod robustness;
 mod screenings;

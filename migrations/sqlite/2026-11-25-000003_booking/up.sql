@@ -46,6 +46,11 @@ CREATE TABLE clients (
 CREATE TABLE consultations (
     id TEXT PRIMARY KEY NOT NULL,
     client_id TEXT NOT NULL REFERENCES clients (id),
+    -- The contact details given with this booking (the client record keeps
+    -- the latest; a later booking never rewrites an earlier one's).
+    client_full_name TEXT NOT NULL,
+    client_email TEXT NOT NULL,
+    client_phone TEXT NOT NULL,
     practitioner_id TEXT NOT NULL REFERENCES practitioners (id),
     treatment_id TEXT REFERENCES treatments (id),
     starts_at TIMESTAMP NOT NULL,

@@ -23,8 +23,13 @@ CREATE TABLE refunds (
     provider_refund_id TEXT,
     reason TEXT NOT NULL,
     recorded_by TEXT NOT NULL,
-    created_at TIMESTAMP NOT NULL
+    -- 'pending' reserves the deposit while the provider is asked; a pending
+    -- refund is retried until it succeeds.
+    status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded')),
+    created_at TIMESTAMP NOT NULL,
+    completed_at TIMESTAMP
 );
+CREATE INDEX refunds_pending ON refunds (status);
 
 -- Stripe webhook events applied; written in the same transaction as their effect.
 CREATE TABLE processed_events (

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
 use self::view::{Audience, BookingCreated, Consultation};
-use crate::api::extract::{calendar_date, ValidJson};
+use crate::api::extract::{calendar_date, supported_date, ValidJson};
 use crate::api::treatments::{check_text, reject};
 use crate::api::{idempotency, pagination, ProblemResponses};
 use crate::auth::{self, AnyKey, Identity, Role, StaffKey};
@@ -256,9 +256,11 @@ pub async fn create(
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
     };
+    // Anonymous callers are told apart by their single-use screening token,
+    // so two clients' keys can never meet.
     let caller = match &auth {
         BookingAuth::Key(identity) => format!("key:{}", identity.key_id),
-        _ => "anon".to_owned(),
+        _ => format!("anon:{}", &secrets::hash(&booking.screening_token)[..16]),
     };
     idempotency::run(&state, &req, &caller, &digest, |ticket| {
         booking::create(&state, booker, booking, ticket)
@@ -352,6 +354,9 @@ pub struct CancellationResult {
     pub deposit_action: DepositAction,
     /// The amount refunded (or to be), when the action is `refund`.
     pub refund: Option<Money>,
+    /// True when the refund is reserved but the payment provider has not
+    /// made it yet; it is retried automatically.
+    pub refund_pending: bool,
     /// The amount kept by the clinic, when the action is `forfeit`.
     pub forfeit: Option<Money>,
     /// Whether the cancellation falls inside the notice period.
@@ -393,55 +398,62 @@ pub async fn cancel(
     let id = path.id.to_string();
     idempotency::run(&state, &req, &auth.caller(), &digest, |_| async {
         let now = state.now();
-        // Check and preview first: nothing moves if the cancellation is illegal.
-        let (st, i, a) = (state.clone(), id.clone(), actor.clone());
-        let preview = state
+        let (st, i, a, dry_run, reason) = (
+            state.clone(),
+            id.clone(),
+            actor.clone(),
+            input.dry_run,
+            input.reason.clone(),
+        );
+        let outcome = state
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    booking::cancel(conn, &st.settings, &i, &a, true, now)
+                    booking::cancel(
+                        conn,
+                        &st.settings,
+                        &i,
+                        &a,
+                        dry_run,
+                        reason.as_deref().map(str::trim),
+                        now,
+                    )
                 })
             })
             .await?;
-        if !input.dry_run && preview.deposit_action == DepositAction::Refund {
-            let reason = input
-                .reason
-                .clone()
-                .unwrap_or_else(|| "cancellation".into());
-            crate::deposits::refund(&state, &preview.deposit.id, &reason, &actor_label(&actor))
-                .await?;
+        let mut refund_pending = false;
+        if !dry_run && outcome.deposit_action == DepositAction::Refund {
+            // The cancellation and the refund's reservation are committed;
+            // if the provider fails now, the periodic task retries.
+            if let Err(e) = crate::deposits::complete_refund(&state, &outcome.deposit.id).await {
+                tracing::warn!(error = ?e, "refund reserved on cancellation; will be retried");
+                refund_pending = true;
+            }
         }
-        let (st, i, a, dry_run) = (state.clone(), id.clone(), actor.clone(), input.dry_run);
-        let result = state
-            .db
-            .run(move |conn| {
-                write_transaction(conn, |conn| {
-                    if !dry_run {
-                        booking::cancel(conn, &st.settings, &i, &a, false, now)?;
-                    }
-                    let consultation = view::by_id(conn, &st, &i, a.audience())?;
-                    Ok::<_, ApiError>(consultation)
-                })
-            })
-            .await?;
         // An unpaid Stripe payment request is withdrawn, so it cannot be
         // paid later (if it is anyway, the money is kept as credit).
-        if !input.dry_run && preview.deposit_action == DepositAction::Release {
-            if let Some(payment) = &preview.deposit.provider_payment_id {
+        if !dry_run && outcome.deposit_action == DepositAction::Release {
+            if let Some(payment) = &outcome.deposit.provider_payment_id {
                 if let Err(e) = state.payments.cancel_payment(payment).await {
                     tracing::warn!(error = %e, "could not withdraw a payment request");
                 }
             }
         }
-        let amount = preview.deposit.amount;
+        let (st, i, a) = (state.clone(), id.clone(), actor.clone());
+        let consultation = state
+            .db
+            .run(move |conn| view::by_id(conn, &st, &i, a.audience()))
+            .await?;
+        let amount = outcome.deposit.amount;
         let body = CancellationResult {
-            dry_run: input.dry_run,
-            deposit_action: preview.deposit_action,
-            refund: (preview.deposit_action == DepositAction::Refund).then_some(amount),
-            forfeit: (preview.deposit_action == DepositAction::Forfeit).then_some(amount),
-            late: preview.late,
-            cancellation_deadline: preview.deadline,
-            consultation: result,
+            dry_run,
+            deposit_action: outcome.deposit_action,
+            refund: (outcome.deposit_action == DepositAction::Refund).then_some(amount),
+            refund_pending,
+            forfeit: (outcome.deposit_action == DepositAction::Forfeit).then_some(amount),
+            late: outcome.late,
+            cancellation_deadline: outcome.deadline,
+            consultation,
         };
         Ok(StoredResponse {
             status: 200,
@@ -664,6 +676,8 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
+    supported_date("from", q.from)?;
+    supported_date("to", q.to)?;
     let tz = state.settings.clinic_timezone;
     let local_midnight = |d: NaiveDate| crate::domain::slots::local_midnight(tz, d);
     let after = match &q.cursor {

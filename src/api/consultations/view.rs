@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::consultations::{self, Consultation as Stored};
 use crate::store::deposits::{self, Deposit as StoredDeposit};
-use crate::store::{clients, treatments};
+use crate::store::treatments;
 
 /// Who a view is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +147,6 @@ pub fn render(
     audience: Audience,
 ) -> Result<Consultation, ApiError> {
     let tz = state.settings.clinic_timezone;
-    let client = clients::get(conn, &c.client_id)?.ok_or(DbError::NotFound)?;
     let treatment_slug = match &c.treatment_id {
         Some(id) => treatments::by_id(conn, id)?.map(|t| t.slug),
         None => None,
@@ -166,9 +165,9 @@ pub fn render(
         treatment_id: c.treatment_id.clone(),
         treatment_slug,
         client: ClientContact {
-            full_name: client.full_name,
-            email: client.email,
-            phone: client.phone,
+            full_name: c.client_full_name.clone(),
+            email: c.client_email.clone(),
+            phone: c.client_phone.clone(),
         },
         needs_review: (audience == Audience::Staff).then_some(c.needs_review),
         cancelled_by: c.cancelled_by.as_deref().map(|b| {
