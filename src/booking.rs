@@ -15,6 +15,7 @@ use crate::domain::eligibility::Outcome;
 use crate::domain::policy::{self, CancelledBy, DepositAction};
 use crate::domain::slots::{self, Interval, SlotRules};
 use crate::error::ApiError;
+use crate::events::{self, Kind};
 use crate::secrets::{self, SecretKind};
 use crate::state::AppState;
 use crate::store::clients::{self, ClientDetails};
@@ -40,6 +41,14 @@ impl Actor {
             Actor::Client(_) => Audience::Client,
             Actor::Partner(_) => Audience::Partner,
             Actor::Staff(_) => Audience::Staff,
+        }
+    }
+
+    /// The audit trail's name for the actor.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Client(_) => events::actor::CLIENT.to_owned(),
+            Actor::Partner(key) | Actor::Staff(key) => events::actor::key(key),
         }
     }
 
@@ -170,7 +179,7 @@ fn clear_lapsed_holds(
     for id in consultations::claim_holders(conn, practitioner_id, slot)? {
         if let Some(c) = consultations::get(conn, &id)? {
             if c.hold_lapsed(now) {
-                expire_one(conn, &c, "hold_lapsed", now)?;
+                expire_one(conn, &c, "hold_lapsed", events::actor::SYSTEM, now)?;
             }
         }
     }
@@ -183,6 +192,7 @@ pub fn expire_one(
     conn: &mut DbConnection,
     c: &Consultation,
     reason: &str,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let moved = consultations::set_status(
@@ -198,15 +208,18 @@ pub fn expire_one(
     )?;
     if moved {
         consultations::release_claims(conn, &c.id)?;
+        events::consultation_changed(conn, actor, Kind::ConsultationExpired, &c.id, Some(c), now)?;
         if let Some(d) = deposits::by_consultation(conn, &c.id)? {
-            deposits::set_status(
+            if deposits::set_status(
                 conn,
                 &d.id,
                 DepositStatus::Pending,
                 DepositStatus::Cancelled,
                 None,
                 now,
-            )?;
+            )? {
+                events::deposit_changed(conn, actor, Kind::DepositCancelled, &d.id, Some(&d), now)?;
+            }
         }
     }
     Ok(moved)
@@ -299,6 +312,14 @@ fn create_records(
     }
 
     clear_lapsed_holds(conn, &practitioner.id, slot, now)?;
+    let holds =
+        consultations::live_holds_for_contact(conn, &input.client.email, &input.client.phone, now)?;
+    if holds >= i64::from(settings.abuse.max_holds_per_client) {
+        return Err(ApiError::conflict(
+            "too_many_holds",
+            "This email or phone number already holds unpaid bookings; pay or cancel one first.",
+        ));
+    }
     let client = clients::upsert(conn, &input.client, now)?;
     let (token, _) = secrets::generate(SecretKind::ManageToken);
     let (channel, booked_by) = match booker {
@@ -347,6 +368,14 @@ fn create_records(
         updated_at: now,
     };
     deposits::insert(conn, &deposit)?;
+    events::consultation_changed(
+        conn,
+        &booker.label(),
+        Kind::ConsultationCreated,
+        &consultation.id,
+        None,
+        now,
+    )?;
     if !screenings::attach(conn, &screening.id, &consultation.id)? {
         return Err(ApiError::conflict(
             "screening_used",
@@ -576,7 +605,7 @@ fn settle_lapsed(
     c: &mut Consultation,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    if c.hold_lapsed(now) && expire_one(conn, c, "hold_lapsed", now)? {
+    if c.hold_lapsed(now) && expire_one(conn, c, "hold_lapsed", events::actor::SYSTEM, now)? {
         c.status = Status::Expired;
     }
     Ok(())
@@ -628,25 +657,30 @@ pub fn cancel(
         ));
     }
     consultations::release_claims(conn, &c.id)?;
-    let by_label = match actor {
-        Actor::Client(_) => "client".to_owned(),
-        Actor::Partner(key) => format!("partner:{key}"),
-        Actor::Staff(key) => format!("staff:{key}"),
-    };
+    let who = actor.label();
+    events::consultation_changed(
+        conn,
+        &who,
+        Kind::ConsultationCancelled,
+        &c.id,
+        Some(&c),
+        now,
+    )?;
+    let settle =
+        |conn: &mut DbConnection, event: DepositEvent, kind: Kind| -> Result<(), ApiError> {
+            let to = d
+                .status
+                .after(event)
+                .expect("the policy only picks legal moves");
+            if deposits::set_status(conn, &d.id, d.status, to, None, now)? {
+                events::deposit_changed(conn, &who, kind, &d.id, Some(&d), now)?;
+            }
+            Ok(())
+        };
     match action {
-        DepositAction::Release => {
-            let to = d
-                .status
-                .after(DepositEvent::Cancel)
-                .expect("the policy only picks legal moves");
-            deposits::set_status(conn, &d.id, d.status, to, None, now)?;
-        }
+        DepositAction::Release => settle(conn, DepositEvent::Cancel, Kind::DepositCancelled)?,
         DepositAction::Forfeit if !crate::deposits::refund_under_way(conn, &d.id)? => {
-            let to = d
-                .status
-                .after(DepositEvent::Forfeit)
-                .expect("the policy only picks legal moves");
-            deposits::set_status(conn, &d.id, d.status, to, None, now)?;
+            settle(conn, DepositEvent::Forfeit, Kind::DepositForfeited)?
         }
         // The refund is reserved here, with the cancellation; the caller
         // asks the provider once this commits (and the periodic task retries).
@@ -655,7 +689,7 @@ pub fn cancel(
                 conn,
                 &d.id,
                 reason.unwrap_or("cancellation"),
-                &by_label,
+                &who,
                 now,
             )?;
         }
@@ -712,6 +746,14 @@ pub fn reschedule(
             "The consultation changed meanwhile; try again.",
         ));
     }
+    events::consultation_changed(
+        conn,
+        &actor.label(),
+        Kind::ConsultationRescheduled,
+        &c.id,
+        Some(&c),
+        now,
+    )?;
     Ok(())
 }
 
@@ -740,18 +782,26 @@ pub fn record_outcome(
             "The consultation changed meanwhile; try again.",
         ));
     }
+    let who = actor.label();
+    let kind = if event == Event::Attend {
+        Kind::ConsultationAttended
+    } else {
+        Kind::ConsultationNoShow
+    };
+    events::consultation_changed(conn, &who, kind, &c.id, Some(&c), now)?;
     if event == Event::MarkNoShow
         && policy::on_no_show(d.status) == DepositAction::Forfeit
         && !crate::deposits::refund_under_way(conn, &d.id)?
-    {
-        deposits::set_status(
+        && deposits::set_status(
             conn,
             &d.id,
             DepositStatus::Paid,
             DepositStatus::Forfeited,
             None,
             now,
-        )?;
+        )?
+    {
+        events::deposit_changed(conn, &who, Kind::DepositForfeited, &d.id, Some(&d), now)?;
     }
     Ok(())
 }
@@ -761,7 +811,9 @@ pub fn expire_lapsed(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<
     let mut done = Vec::new();
     for id in consultations::lapsed_holds(conn, now, 500)? {
         let expired = write_transaction(conn, |conn| match consultations::get(conn, &id)? {
-            Some(c) if c.hold_lapsed(now) => expire_one(conn, &c, "hold_lapsed", now),
+            Some(c) if c.hold_lapsed(now) => {
+                expire_one(conn, &c, "hold_lapsed", events::actor::SYSTEM, now)
+            }
             _ => Ok(false),
         })?;
         if expired {
@@ -789,78 +841,77 @@ pub fn confirm_payment(
     conn: &mut DbConnection,
     deposit: &Deposit,
     reference: Option<&str>,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Confirmation, ApiError> {
     // Consultation first, then deposit: the same lock order as every path.
     consultations::lock(conn, &deposit.consultation_id)?;
     deposits::lock(conn, &deposit.id)?;
-    let deposit = &deposits::get(conn, &deposit.id)?.ok_or(DbError::NotFound)?;
-    if deposit.status != DepositStatus::Pending && deposit.status != DepositStatus::Cancelled {
+    let before = deposits::get(conn, &deposit.id)?.ok_or(DbError::NotFound)?;
+    if before.status != DepositStatus::Pending && before.status != DepositStatus::Cancelled {
         return Ok(Confirmation::AlreadyPaid);
     }
     // A payment can arrive after the request was withdrawn (the hold was
     // swept): the money is real, so the deposit becomes paid either way.
     if !deposits::set_status(
         conn,
-        &deposit.id,
-        deposit.status,
+        &before.id,
+        before.status,
         DepositStatus::Paid,
         reference,
         now,
     )? {
         return Ok(Confirmation::AlreadyPaid);
     }
-    let c = consultations::get(conn, &deposit.consultation_id)?.ok_or(DbError::NotFound)?;
+    events::deposit_changed(
+        conn,
+        actor,
+        Kind::DepositPaid,
+        &before.id,
+        Some(&before),
+        now,
+    )?;
+    let c = consultations::get(conn, &before.consultation_id)?.ok_or(DbError::NotFound)?;
+    let confirm = |conn: &mut DbConnection, from: Status| -> Result<(), DbError> {
+        let change = StatusChange {
+            end_reason: Some(None),
+            ..Default::default()
+        };
+        consultations::set_status(conn, &c.id, from, Status::Confirmed, change, now)?;
+        events::consultation_changed(
+            conn,
+            actor,
+            Kind::ConsultationConfirmed,
+            &c.id,
+            Some(&c),
+            now,
+        )
+    };
     match c.status {
         Status::PendingDeposit if !c.hold_lapsed(now) => {
-            consultations::set_status(
-                conn,
-                &c.id,
-                Status::PendingDeposit,
-                Status::Confirmed,
-                StatusChange::default(),
-                now,
-            )?;
+            confirm(conn, Status::PendingDeposit)?;
             Ok(Confirmation::Confirmed)
         }
         Status::PendingDeposit | Status::Expired => {
             // The hold lapsed: keep the slot if nobody else took it.
             if c.status == Status::PendingDeposit {
-                expire_one(conn, &c, "hold_lapsed", now)?;
-                deposits::set_status(
-                    conn,
-                    &deposit.id,
-                    DepositStatus::Cancelled,
-                    DepositStatus::Paid,
-                    reference,
-                    now,
-                )?;
+                expire_one(conn, &c, "hold_lapsed", events::actor::SYSTEM, now)?;
             }
             let reclaimed = conn.transaction(|conn| {
                 consultations::claim(conn, &c.practitioner_id, c.interval(), &c.id)
             });
             match reclaimed {
                 Ok(()) if c.starts_at > now => {
-                    consultations::set_status(
-                        conn,
-                        &c.id,
-                        Status::Expired,
-                        Status::Confirmed,
-                        StatusChange {
-                            end_reason: Some(None),
-                            ..Default::default()
-                        },
-                        now,
-                    )?;
+                    confirm(conn, Status::Expired)?;
                     Ok(Confirmation::Confirmed)
                 }
                 Ok(()) => {
                     consultations::release_claims(conn, &c.id)?;
-                    mark_slot_lost(conn, &c.id, now)?;
+                    mark_slot_lost(conn, &c, actor, now)?;
                     Ok(Confirmation::PaidAfterSlotLost)
                 }
                 Err(DbError::UniqueViolation(_)) => {
-                    mark_slot_lost(conn, &c.id, now)?;
+                    mark_slot_lost(conn, &c, actor, now)?;
                     Ok(Confirmation::PaidAfterSlotLost)
                 }
                 Err(e) => Err(e.into()),
@@ -872,17 +923,16 @@ pub fn confirm_payment(
     }
 }
 
-fn mark_slot_lost(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
-    consultations::set_status(
-        conn,
-        id,
-        Status::Expired,
-        Status::Expired,
-        StatusChange {
-            end_reason: Some(Some("paid_after_hold_lapsed_slot_taken".into())),
-            ..Default::default()
-        },
-        now,
-    )?;
-    Ok(())
+fn mark_slot_lost(
+    conn: &mut DbConnection,
+    c: &Consultation,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let change = StatusChange {
+        end_reason: Some(Some("paid_after_hold_lapsed_slot_taken".into())),
+        ..Default::default()
+    };
+    consultations::set_status(conn, &c.id, Status::Expired, Status::Expired, change, now)?;
+    events::consultation_changed(conn, actor, Kind::ConsultationSlotLost, &c.id, Some(c), now)
 }

@@ -77,6 +77,9 @@ pub struct Retention {
     pub screening_days: u32,
     /// Idempotency records are kept this many hours.
     pub idempotency_hours: u32,
+    /// Cancelled or expired bookings lose their personal data after this
+    /// many days.
+    pub ended_booking_days: u32,
 }
 
 impl Default for Retention {
@@ -84,8 +87,22 @@ impl Default for Retention {
         Self {
             screening_days: 30,
             idempotency_hours: 24,
+            ended_booking_days: 365,
         }
     }
+}
+
+/// Limits against abuse of public routes.
+#[derive(Debug, Clone)]
+pub struct Abuse {
+    /// Public writes (screenings, bookings) per client address per minute; 0: off.
+    pub rate_limit_per_minute: u32,
+    /// Count the first `X-Forwarded-For` address (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
+    /// Live unpaid holds one email or phone number may have at once.
+    pub max_holds_per_client: u32,
+    /// Origins allowed to call the API from a browser (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// Everything the service needs to start.
@@ -104,6 +121,7 @@ pub struct Settings {
     pub deposit: Money,
     pub booking: BookingRules,
     pub retention: Retention,
+    pub abuse: Abuse,
     pub stripe: Option<StripeSettings>,
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
@@ -203,6 +221,13 @@ impl Settings {
             retention: Retention {
                 screening_days: env.positive("SCREENING_RETENTION_DAYS", 30)?,
                 idempotency_hours: env.positive("IDEMPOTENCY_RETENTION_HOURS", 24)?,
+                ended_booking_days: env.positive("ENDED_BOOKING_RETENTION_DAYS", 365)?,
+            },
+            abuse: Abuse {
+                rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 30)?,
+                trust_forwarded_for: env.boolean("TRUST_FORWARDED_FOR", false)?,
+                max_holds_per_client: env.positive("MAX_HOLDS_PER_CLIENT", 2)?,
+                cors_allowed_origins: cors_origins(&env)?,
             },
             stripe: stripe_settings(&env)?,
             max_body_bytes: env.positive::<usize>("MAX_BODY_BYTES", 65_536)?,
@@ -219,6 +244,33 @@ impl Settings {
         settings.database_url = url;
         settings
     }
+}
+
+fn cors_origins(env: &Env) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = env.get("CORS_ALLOWED_ORIGINS") else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let ok = o == "*"
+                || ((o.starts_with("https://") || o.starts_with("http://"))
+                    && !o
+                        .trim_end_matches('/')
+                        .contains(|c: char| c.is_whitespace())
+                    && o.matches('/').count() == 2);
+            if ok {
+                Ok(o.to_owned())
+            } else {
+                Err(ConfigError::new(
+                    "CORS_ALLOWED_ORIGINS",
+                    raw,
+                    "expected comma-separated origins like https://clinic.example, or *",
+                ))
+            }
+        })
+        .collect()
 }
 
 fn stripe_settings(env: &Env) -> Result<Option<StripeSettings>, ConfigError> {

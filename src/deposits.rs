@@ -14,6 +14,7 @@ use crate::booking::{self, Confirmation};
 use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::deposit::{DepositEvent, DepositStatus};
 use crate::error::ApiError;
+use crate::events::{self, Kind};
 use crate::payments::{self, PaymentError};
 use crate::state::AppState;
 use crate::store::deposits::{self, Deposit};
@@ -54,6 +55,7 @@ pub fn record_manual_payment(
     conn: &mut DbConnection,
     id: &str,
     reference: &str,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> Result<(Deposit, Confirmation), ApiError> {
     write_transaction(conn, |conn| {
@@ -67,7 +69,7 @@ pub fn record_manual_payment(
         if d.status.after(DepositEvent::Pay).is_none() && d.status != DepositStatus::Cancelled {
             return Err(not_allowed(&d, DepositEvent::Pay));
         }
-        let confirmation = booking::confirm_payment(conn, &d, Some(reference), now)?;
+        let confirmation = booking::confirm_payment(conn, &d, Some(reference), actor, now)?;
         Ok((
             deposits::get(conn, id)?.ok_or(DbError::NotFound)?,
             confirmation,
@@ -118,6 +120,14 @@ pub fn redeem(
             }
             other => other.into(),
         })?;
+        events::deposit_changed(
+            conn,
+            recorded_by,
+            Kind::DepositRedeemed,
+            &d.id,
+            Some(&d),
+            now,
+        )?;
         Ok((
             deposits::get(conn, id)?.ok_or(DbError::NotFound)?,
             redemption,
@@ -136,14 +146,29 @@ pub fn reserve_refund(
 ) -> Result<Refund, ApiError> {
     let d = load_locked(conn, id)?;
     if let Some(existing) = settlements::refund_of(conn, &d.id)? {
-        if existing.status == REFUND_PENDING && d.status == DepositStatus::Paid {
-            return Ok(existing); // an earlier attempt reserved it: carry on
+        // A reserved refund is completed by whoever reserved it (or the
+        // periodic retry), never by a second request.
+        if existing.status == REFUND_PENDING {
+            return Err(ApiError::conflict(
+                "refund_in_progress",
+                "This deposit is being refunded.",
+            ));
         }
         return Err(not_allowed(&d, DepositEvent::Refund));
     }
     if d.status.after(DepositEvent::Refund).is_none() {
         return Err(not_allowed(&d, DepositEvent::Refund));
     }
+    events::audit(
+        conn,
+        recorded_by,
+        Kind::DepositRefundReserved.as_str(),
+        "deposit",
+        &d.id,
+        Some(events::deposit_state(&d)),
+        None,
+        now,
+    )?;
     settlements::insert_refund(
         conn,
         &NewRefund {
@@ -200,6 +225,10 @@ pub async fn complete_refund(
                 let current = load_locked(conn, &d.id)?;
                 if current.status == DepositStatus::Paid {
                     deposits::set_status(conn, &d.id, DepositStatus::Paid, DepositStatus::Refunded, None, now)?;
+                    let by = settlements::refund_of(conn, &d.id)?
+                        .map(|r| r.recorded_by)
+                        .unwrap_or_else(|| events::actor::SYSTEM.to_owned());
+                    events::deposit_changed(conn, &by, Kind::DepositRefunded, &d.id, Some(&current), now)?;
                 } else if current.status != DepositStatus::Refunded {
                     // Settled another way while the provider refunded it.
                     tracing::error!(deposit = %d.id, status = current.status.as_str(), "refund made for a deposit settled otherwise; staff must review");

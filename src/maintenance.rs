@@ -33,6 +33,15 @@ pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
                 refunds_made,
                 screenings_purged: store::screenings::purge_unattached(conn, screening_cutoff)?,
                 idempotency_records_purged: store::idempotency::purge_expired(conn, now)?,
+                rate_limit_windows_purged: store::rate_limits::purge(
+                    conn,
+                    now - Duration::minutes(10),
+                )?,
+                ended_bookings_anonymised: crate::privacy::purge_ended_bookings(
+                    conn,
+                    now - Duration::days(i64::from(retention.ended_booking_days)),
+                    now,
+                )?,
             };
             Ok::<_, crate::db::DbError>((report, withdrawn))
         })
@@ -55,6 +64,8 @@ pub struct Report {
     pub refunds_made: usize,
     pub screenings_purged: usize,
     pub idempotency_records_purged: usize,
+    pub ended_bookings_anonymised: usize,
+    pub rate_limit_windows_purged: usize,
 }
 
 /// Runs [`run_once`] every `maintenance_interval` until cancelled.

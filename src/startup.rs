@@ -143,6 +143,52 @@ async fn open_and_prepare(
     })
 }
 
+/// CORS for the configured origins (none by default: same-origin only).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+/// API answers are data, never pages: forbid everything a browser could
+/// run or frame from them (Swagger UI, a page, is exempt).
+async fn content_security_policy(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let page = req.path().starts_with("/swagger-ui");
+    let mut resp = next.call(req).await?;
+    if !page {
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    Ok(resp)
+}
+
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -151,6 +197,7 @@ fn serve(
     let doc = api::openapi();
     let routes = Arc::new(fallback::RouteTable::from_openapi(&doc));
     let max_body = state.settings.max_body_bytes;
+    let cors_origins = state.settings.abuse.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -175,6 +222,11 @@ fn serve(
                     .add((header::REFERRER_POLICY, "no-referrer"))
                     .add((header::X_FRAME_OPTIONS, "DENY")),
             )
+            .wrap(from_fn(content_security_policy))
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .wrap(from_fn(extract::reject_control_characters))
             .wrap(from_fn(telemetry::log_requests))
     })

@@ -307,13 +307,20 @@ pub async fn record_payment(
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
     let id = path.id.to_string();
-    let caller = format!("key:{}", staff.identity.key_id);
+    let caller = crate::events::actor::key(&staff.identity.key_id);
+    let by = caller.clone();
     idempotency::run(&state, &req, &caller, &digest, |_| async {
         let now = state.now();
         let record = state
             .db
             .run(move |conn| {
-                crate::deposits::record_manual_payment(conn, &id, input.reference.trim(), now)?;
+                crate::deposits::record_manual_payment(
+                    conn,
+                    &id,
+                    input.reference.trim(),
+                    &by,
+                    now,
+                )?;
                 by_id(conn, &id)
             })
             .await?;
@@ -378,8 +385,8 @@ pub async fn redeem(
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
     let id = path.id.to_string();
-    let caller = format!("key:{}", staff.identity.key_id);
-    let by = format!("staff:{}", staff.identity.key_id);
+    let caller = crate::events::actor::key(&staff.identity.key_id);
+    let by = crate::events::actor::key(&staff.identity.key_id);
     idempotency::run(&state, &req, &caller, &digest, |_| async {
         let now = state.now();
         let i = id.clone();
@@ -454,8 +461,8 @@ pub async fn refund(
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
     let id = path.id.to_string();
-    let caller = format!("key:{}", staff.identity.key_id);
-    let by = format!("staff:{}", staff.identity.key_id);
+    let caller = crate::events::actor::key(&staff.identity.key_id);
+    let by = crate::events::actor::key(&staff.identity.key_id);
     idempotency::run(&state, &req, &caller, &digest, |_| async {
         crate::deposits::refund(&state, &id, input.reason.trim(), &by).await?;
         let record = state.db.run(move |conn| by_id(conn, &id)).await?;

@@ -342,7 +342,7 @@ fn fields(conn: &mut DbConnection, input: FaqInput) -> Result<FaqFields, ApiErro
 #[post("/faqs")]
 pub async fn create(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     body: ValidJson<FaqInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.now();
@@ -352,7 +352,9 @@ pub async fn create(
         .run(move |c| {
             write_transaction(c, |c| {
                 let f = fields(c, input)?;
-                Ok::<_, ApiError>(store::insert(c, &f, now)?)
+                let faq = store::insert(c, &f, now)?;
+                audit_faq(c, &staff, "faq.created", &faq.id, Some(&faq), now)?;
+                Ok::<_, ApiError>(faq)
             })
         })
         .await?;
@@ -377,7 +379,7 @@ pub async fn create(
 #[put("/faqs/{id}")]
 pub async fn replace(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<FaqPath>,
     body: ValidJson<FaqInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -389,11 +391,13 @@ pub async fn replace(
         .run(move |c| {
             write_transaction(c, |c| {
                 let f = fields(c, input)?;
-                Ok::<_, ApiError>(store::replace(c, &id, &f, now)?)
+                let faq =
+                    store::replace(c, &id, &f, now)?.ok_or(ApiError::NotFound("FAQ entry"))?;
+                audit_faq(c, &staff, "faq.updated", &faq.id, Some(&faq), now)?;
+                Ok::<_, ApiError>(faq)
             })
         })
-        .await?
-        .ok_or(ApiError::NotFound("FAQ entry"))?;
+        .await?;
     state.cache.invalidate_catalogue();
     Ok(HttpResponse::Ok().json(Faq::from(faq)))
 }
@@ -412,11 +416,23 @@ pub async fn replace(
 #[delete("/faqs/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<FaqPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    let deleted = state.db.run(move |c| store::delete(c, &id)).await?;
+    let now = state.now();
+    let deleted = state
+        .db
+        .run(move |c| {
+            write_transaction(c, |c| {
+                let deleted = store::delete(c, &id)?;
+                if deleted {
+                    audit_faq(c, &staff, "faq.deleted", &id, None, now)?;
+                }
+                Ok::<_, crate::db::DbError>(deleted)
+            })
+        })
+        .await?;
     if !deleted {
         return Err(ApiError::NotFound("FAQ entry"));
     }
@@ -441,7 +457,7 @@ pub async fn remove(
 #[post("/faqs/reorder")]
 pub async fn reorder(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     body: ValidJson<ReorderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let ids: Vec<String> = body.0.ids.iter().map(|u| u.to_string()).collect();
@@ -460,6 +476,9 @@ pub async fn reorder(
                     ));
                 }
                 store::reorder(c, &ids, now)?;
+                let who = crate::events::actor::key(&staff.identity.key_id);
+                let after = serde_json::json!({ "ids": ids });
+                crate::events::audit(c, &who, "faq.reordered", "faq", "*", None, Some(after), now)?;
                 let filter = FaqFilter {
                     include_unpublished: true,
                     limit: pagination::MAX_LIMIT,
@@ -474,6 +493,21 @@ pub async fn reorder(
         items: rows.into_iter().map(Faq::from).collect(),
         next: None,
     }))
+}
+
+fn audit_faq(
+    conn: &mut DbConnection,
+    staff: &StaffKey,
+    action: &str,
+    id: &str,
+    faq: Option<&store::Faq>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::db::DbError> {
+    let after = faq.map(|f| {
+        serde_json::json!({"topic": f.topic, "position": f.position, "published": f.published, "treatment_slug": f.treatment_slug})
+    });
+    let who = crate::events::actor::key(&staff.identity.key_id);
+    crate::events::audit(conn, &who, action, "faq", id, None, after, now)
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

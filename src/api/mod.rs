@@ -2,6 +2,7 @@
 //! request and response types; handlers stay thin.
 
 pub mod cache;
+pub mod clients;
 pub mod consultations;
 pub mod deposits;
 pub mod examples;
@@ -11,6 +12,7 @@ pub mod faqs;
 pub mod health;
 pub mod idempotency;
 pub mod pagination;
+pub mod rate_limit;
 pub mod schedule;
 pub mod screenings;
 pub mod treatments;
@@ -47,6 +49,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(schedule::routes)
             .configure(consultations::routes)
             .configure(deposits::routes)
+            .configure(clients::routes)
             .configure(webhooks::routes),
     );
 }
@@ -89,6 +92,7 @@ pub fn openapi_json() -> String {
         (name = "Schedule", description = "Practitioners, opening hours, closures and free slots."),
         (name = "Consultations", description = "Booking, self-service with the manage token, and the clinic's diary."),
         (name = "Deposits", description = "Deposits: credit redeemable against any treatment, refunded or forfeited under the cancellation policy."),
+        (name = "Clients", description = "Client records, export, erasure and the audit trail."),
         (name = "Webhooks", description = "Events from the payment provider."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),

@@ -282,7 +282,7 @@ pub async fn get_practitioner(
 #[post("/practitioners")]
 pub async fn create_practitioner(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     body: ValidJson<PractitionerInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
@@ -295,6 +295,15 @@ pub async fn create_practitioner(
                 input.name.trim(),
                 input.title.trim(),
                 input.active,
+                now,
+            )?;
+            staff_audit(
+                conn,
+                &staff,
+                "practitioner.created",
+                "practitioner",
+                &row.id,
+                practitioner_state(&row),
                 now,
             )?;
             practitioner_view(conn, row)
@@ -318,7 +327,7 @@ pub async fn create_practitioner(
 #[put("/practitioners/{id}")]
 pub async fn update_practitioner(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<PractitionerPath>,
     body: ValidJson<PractitionerInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -334,7 +343,18 @@ pub async fn update_practitioner(
                 input.active,
                 now,
             )? {
-                Some(row) => practitioner_view(conn, row).map(Some),
+                Some(row) => {
+                    staff_audit(
+                        conn,
+                        &staff,
+                        "practitioner.updated",
+                        "practitioner",
+                        &row.id,
+                        practitioner_state(&row),
+                        now,
+                    )?;
+                    practitioner_view(conn, row).map(Some)
+                }
                 None => Ok(None),
             }
         })
@@ -361,11 +381,12 @@ pub async fn update_practitioner(
 #[put("/practitioners/{id}/opening-hours")]
 pub async fn set_opening_hours(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<PractitionerPath>,
     body: ValidJson<OpeningHours>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
+    let now = state.now();
     let windows: Vec<OpeningWindow> = body
         .0
         .windows
@@ -378,7 +399,10 @@ pub async fn set_opening_hours(
             write_transaction(conn, |conn| {
                 store::get(conn, &id)?.ok_or(ApiError::NotFound("practitioner"))?;
                 store::replace_hours(conn, &id, &windows)?;
-                Ok::<_, ApiError>(store::hours(conn, &id)?)
+                let hours = store::hours(conn, &id)?;
+                let after = serde_json::json!({"windows": hours.iter().map(Window::from_domain).collect::<Vec<_>>()});
+                staff_audit(conn, &staff, "practitioner.hours_set", "practitioner", &id, after, now)?;
+                Ok::<_, ApiError>(hours)
             })
         })
         .await?;
@@ -575,7 +599,7 @@ pub async fn list_closures(
 #[post("/closures")]
 pub async fn create_closure(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     body: ValidJson<ClosureInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
@@ -608,13 +632,10 @@ pub async fn create_closure(
                         ApiError::field("practitioner_id", "unknown", "names no practitioner")
                     })?;
                 }
-                Ok::<_, ApiError>(store::insert_closure(
-                    conn,
-                    pid.as_deref(),
-                    period,
-                    input.reason.trim(),
-                    now,
-                )?)
+                let row = store::insert_closure(conn, pid.as_deref(), period, input.reason.trim(), now)?;
+                let after = serde_json::json!({"practitioner_id": row.practitioner_id, "starts_at": period.starts_at, "ends_at": period.ends_at});
+                staff_audit(conn, &staff, "closure.created", "closure", &row.id, after, now)?;
+                Ok::<_, ApiError>(row)
             })
         })
         .await?;
@@ -642,15 +663,32 @@ pub struct ClosurePath {
 #[delete("/closures/{id}")]
 pub async fn delete_closure(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<ClosurePath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    if !state
+    let now = state.now();
+    let deleted = state
         .db
-        .run(move |conn| store::delete_closure(conn, &id))
-        .await?
-    {
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let deleted = store::delete_closure(conn, &id)?;
+                if deleted {
+                    staff_audit(
+                        conn,
+                        &staff,
+                        "closure.deleted",
+                        "closure",
+                        &id,
+                        serde_json::Value::Null,
+                        now,
+                    )?;
+                }
+                Ok::<_, crate::db::DbError>(deleted)
+            })
+        })
+        .await?;
+    if !deleted {
         return Err(ApiError::NotFound("closure"));
     }
     Ok(HttpResponse::NoContent().finish())
@@ -779,6 +817,33 @@ pub async fn availability(
         time_zone: state.settings.clinic_timezone.name().to_owned(),
         slots,
     }))
+}
+
+fn practitioner_state(p: &PractitionerRow) -> serde_json::Value {
+    serde_json::json!({"name": p.name, "title": p.title, "active": p.active})
+}
+
+fn staff_audit(
+    conn: &mut crate::db::DbConnection,
+    staff: &StaffKey,
+    action: &str,
+    subject_type: &str,
+    subject_id: &str,
+    after: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), crate::db::DbError> {
+    let who = crate::events::actor::key(&staff.identity.key_id);
+    let after = (!after.is_null()).then_some(after);
+    crate::events::audit(
+        conn,
+        &who,
+        action,
+        subject_type,
+        subject_id,
+        None,
+        after,
+        now,
+    )
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -145,9 +145,11 @@ pub struct ScreeningResult {
 )]
 #[post("/screenings")]
 pub async fn create(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     body: ValidJson<ScreeningRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::api::rate_limit::check(&state, &req, "screenings").await?;
     let request = body.0;
     let now = state.now();
     let today = state.today();

@@ -10,6 +10,7 @@ use crate::api::cache::{cached_json, CacheKey};
 use crate::api::extract::ValidJson;
 use crate::api::{created, ProblemResponses};
 use crate::auth::{MaybeKey, StaffKey};
+use crate::db::write_transaction;
 use crate::domain::catalogue::{Contraindication, Injectable};
 use crate::domain::money::Money;
 use crate::domain::slug::is_slug;
@@ -352,7 +353,7 @@ pub async fn get(
 #[post("/treatments")]
 pub async fn create(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     body: ValidJson<TreatmentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.0.into_fields();
@@ -360,8 +361,12 @@ pub async fn create(
     let stored = state
         .db
         .run(move |c| {
-            store::insert(c, &fields, now).map_err(|e| {
-                e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
+            write_transaction(c, |c| {
+                let t = store::insert(c, &fields, now).map_err(|e| {
+                    e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
+                })?;
+                audit_treatment(c, &staff, "treatment.created", &t, now)?;
+                Ok::<_, ApiError>(t)
             })
         })
         .await?;
@@ -390,7 +395,7 @@ pub async fn create(
 #[put("/treatments/{slug}")]
 pub async fn replace(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<SlugPath>,
     body: ValidJson<TreatmentInput>,
 ) -> Result<HttpResponse, ApiError> {
@@ -400,12 +405,17 @@ pub async fn replace(
     let stored = state
         .db
         .run(move |c| {
-            store::replace(c, &slug, &fields, now).map_err(|e| {
-                e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
+            write_transaction(c, |c| {
+                let t = store::replace(c, &slug, &fields, now)
+                    .map_err(|e| {
+                        e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
+                    })?
+                    .ok_or(ApiError::NotFound("treatment"))?;
+                audit_treatment(c, &staff, "treatment.updated", &t, now)?;
+                Ok::<_, ApiError>(t)
             })
         })
-        .await?
-        .ok_or(ApiError::NotFound("treatment"))?;
+        .await?;
     state.cache.invalidate_catalogue();
     Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, state.settings.minimum_age)))
 }
@@ -427,18 +437,45 @@ pub async fn replace(
 #[post("/treatments/{slug}/archive")]
 pub async fn archive(
     state: web::Data<AppState>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<SlugPath>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().slug;
     let now = state.now();
     let stored = state
         .db
-        .run(move |c| store::set_active(c, &slug, false, now))
-        .await?
-        .ok_or(ApiError::NotFound("treatment"))?;
+        .run(move |c| {
+            write_transaction(c, |c| {
+                let t = store::set_active(c, &slug, false, now)?
+                    .ok_or(ApiError::NotFound("treatment"))?;
+                audit_treatment(c, &staff, "treatment.archived", &t, now)?;
+                Ok::<_, ApiError>(t)
+            })
+        })
+        .await?;
     state.cache.invalidate_catalogue();
     Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, state.settings.minimum_age)))
+}
+
+fn audit_treatment(
+    conn: &mut crate::db::DbConnection,
+    staff: &StaffKey,
+    action: &str,
+    t: &Stored,
+    now: DateTime<Utc>,
+) -> Result<(), crate::db::DbError> {
+    let after =
+        serde_json::json!({"slug": t.slug, "name": t.fields.name, "active": t.fields.active});
+    crate::events::audit(
+        conn,
+        &crate::events::actor::key(&staff.identity.key_id),
+        action,
+        "treatment",
+        &t.id,
+        None,
+        Some(after),
+        now,
+    )
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -119,6 +119,7 @@ diesel::table! {
         date_of_birth -> Nullable<Date>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -146,6 +147,7 @@ diesel::table! {
         sequence -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        personal_data_removed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -228,11 +230,79 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Text,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        consultation_id -> Text,
+        partner_key_id -> Nullable<Text>,
+        payload -> Text,
+        dispatched -> Bool,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        owner_key_id -> Text,
+        owner_role -> Text,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        active -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_occurred_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket, window_start) {
+        bucket -> Text,
+        window_start -> Timestamp,
+        hits -> Integer,
+    }
+}
+
 diesel::joinable!(opening_hours -> practitioners (practitioner_id));
 diesel::joinable!(consultations -> clients (client_id));
 diesel::joinable!(consultations -> practitioners (practitioner_id));
 diesel::joinable!(consultations -> treatments (treatment_id));
 diesel::joinable!(deposits -> consultations (consultation_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
@@ -251,4 +321,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     redemptions,
     refunds,
     processed_events,
+    audit_events,
+    outbox_events,
+    webhook_endpoints,
+    webhook_deliveries,
+    rate_limits,
 );

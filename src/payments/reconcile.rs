@@ -46,7 +46,7 @@ pub fn apply_success(
         return Ok(None);
     }
     let reference = payment.charge_id.as_deref().unwrap_or(&payment.id);
-    booking::confirm_payment(conn, &d, Some(reference), now).map(Some)
+    booking::confirm_payment(conn, &d, Some(reference), crate::events::actor::STRIPE, now).map(Some)
 }
 
 /// Asks the provider about the pending deposit of one consultation and

@@ -12,6 +12,8 @@ use crate::db::{DbConnection, DbError};
 use crate::domain::consultation::Status;
 use crate::domain::deposit::DepositStatus;
 use crate::error::ApiError;
+use crate::events::actor::STRIPE;
+use crate::events::Kind;
 use crate::store::consultations;
 use crate::store::settlements::{NewRefund, REFUND_SUCCEEDED};
 use crate::store::{deposits, settlements};
@@ -91,17 +93,26 @@ fn payment_canceled(
     }
     match consultations::get(conn, &d.consultation_id)? {
         Some(c) if c.status == Status::PendingDeposit => {
-            booking::expire_one(conn, &c, "payment_canceled", now)?;
+            booking::expire_one(conn, &c, "payment_canceled", STRIPE, now)?;
         }
         _ => {
-            deposits::set_status(
+            if deposits::set_status(
                 conn,
                 &d.id,
                 DepositStatus::Pending,
                 DepositStatus::Cancelled,
                 None,
                 now,
-            )?;
+            )? {
+                crate::events::deposit_changed(
+                    conn,
+                    STRIPE,
+                    Kind::DepositCancelled,
+                    &d.id,
+                    Some(&d),
+                    now,
+                )?;
+            }
         }
     }
     Ok(())
@@ -119,7 +130,7 @@ fn charge_refunded(
     };
     if matches!(d.status, DepositStatus::Pending | DepositStatus::Cancelled) {
         // The refund overtook the payment's own event: the money came in first.
-        booking::confirm_payment(conn, &d, Some(charge_id), now)?;
+        booking::confirm_payment(conn, &d, Some(charge_id), STRIPE, now)?;
         d = deposits::get(conn, &d.id)?.ok_or(DbError::NotFound)?;
     }
     if d.status != DepositStatus::Paid {
@@ -137,6 +148,7 @@ fn charge_refunded(
         None,
         now,
     )?;
+    crate::events::deposit_changed(conn, STRIPE, Kind::DepositRefunded, &d.id, Some(&d), now)?;
     // Completes a refund we reserved, or records one made in the dashboard.
     if settlements::complete_refund(conn, &d.id, Some(charge_id), now)? {
         return Ok(());

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::clients;
 use crate::db::{DbConnection, DbError};
 
-use super::{new_id, to_db};
+use super::{lower, new_id, to_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = clients)]
@@ -19,6 +19,7 @@ pub struct ClientRow {
     pub date_of_birth: Option<NaiveDate>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 /// Contact details as given at booking.
@@ -98,4 +99,55 @@ pub fn upsert(
         }
     };
     get(conn, &id)?.ok_or(DbError::NotFound)
+}
+
+/// Clients whose name, email or phone contain `text` (case-insensitive),
+/// in (created_at, id) order after `after`.
+pub fn search(
+    conn: &mut DbConnection,
+    text: Option<&str>,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<ClientRow>, DbError> {
+    let mut q = clients::table
+        .select(ClientRow::as_select())
+        .order((clients::created_at.asc(), clients::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = super::like_pattern(t);
+        q = q.filter(
+            lower(clients::full_name)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(clients::email_normalized.like(pattern.clone()).escape('\\'))
+                .or(clients::phone.like(pattern).escape('\\')),
+        );
+    }
+    if let Some((at, id)) = after {
+        let at = to_db(at);
+        q = q.filter(
+            clients::created_at
+                .gt(at)
+                .or(clients::created_at.eq(at).and(clients::id.gt(id))),
+        );
+    }
+    Ok(q.load(conn)?)
+}
+
+/// Replaces a client's personal data irreversibly; keeps the row (and its
+/// id) so that financial records still join to it.
+pub fn anonymise(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(clients::table.find(id))
+        .set((
+            clients::full_name.eq("Erased client"),
+            clients::email.eq(""),
+            clients::email_normalized.eq(format!("erased:{id}")),
+            clients::phone.eq(""),
+            clients::date_of_birth.eq(None::<NaiveDate>),
+            clients::erased_at.eq(Some(to_db(now))),
+            clients::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

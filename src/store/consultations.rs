@@ -300,6 +300,26 @@ pub fn busy(
         .collect())
 }
 
+/// Live unpaid holds made with this email (any case) or phone number.
+pub fn live_holds_for_contact(
+    conn: &mut DbConnection,
+    email: &str,
+    phone: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    let email = crate::store::clients::normalize_email(email);
+    Ok(consultations::table
+        .filter(consultations::status.eq(Status::PendingDeposit.as_str()))
+        .filter(consultations::hold_expires_at.gt(to_db(now)))
+        .filter(
+            super::lower(consultations::client_email)
+                .eq(email)
+                .or(consultations::client_phone.eq(phone.trim())),
+        )
+        .count()
+        .get_result(conn)?)
+}
+
 /// Pending consultations whose hold lapsed at or before `now`.
 pub fn lapsed_holds(
     conn: &mut DbConnection,

@@ -8,7 +8,7 @@ use crate::db::{DbConnection, DbError};
 
 use super::{from_db, new_id, to_db};
 
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+use super::lower;
 
 /// An FAQ entry with its treatment's slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,19 +100,6 @@ fn to_faq(t: FaqTuple) -> Faq {
     }
 }
 
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// One page of entries in (position, id) order.
 pub fn list(conn: &mut DbConnection, filter: &FaqFilter) -> Result<Vec<Faq>, DbError> {
     let mut query = faqs::table
@@ -131,7 +118,7 @@ pub fn list(conn: &mut DbConnection, filter: &FaqFilter) -> Result<Vec<Faq>, DbE
         query = query.filter(treatments::slug.eq(slug.clone()));
     }
     if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let pattern = escape_like(text.trim());
+        let pattern = super::like_pattern(text.trim());
         query = query.filter(
             lower(faqs::question)
                 .like(pattern.clone())
@@ -241,11 +228,9 @@ pub fn reorder(conn: &mut DbConnection, ids: &[String], now: DateTime<Utc>) -> R
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
-
     #[test]
     fn like_patterns_escape_wildcards() {
-        assert_eq!(escape_like("Botox"), "%botox%");
-        assert_eq!(escape_like("100%_x\\"), "%100\\%\\_x\\\\%");
+        assert_eq!(crate::store::like_pattern("Botox"), "%botox%");
+        assert_eq!(crate::store::like_pattern("100%_x\\"), "%100\\%\\_x\\\\%");
     }
 }

@@ -3,6 +3,7 @@
 //! [`crate::db::Db::run`].
 
 pub mod api_keys;
+pub mod audit;
 pub mod clients;
 pub mod consultations;
 pub mod deposits;
@@ -10,6 +11,7 @@ pub mod faqs;
 pub mod idempotency;
 pub mod meta;
 pub mod practitioners;
+pub mod rate_limits;
 pub mod screenings;
 pub mod settlements;
 pub mod treatments;
@@ -25,6 +27,32 @@ pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
 
 pub fn from_db(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
+}
+
+diesel::define_sql_function!(
+    /// SQL `lower()`, on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text
+);
+
+/// A case-insensitive `LIKE` pattern matching `text` anywhere, with `%`,
+/// `_` and `\` escaped (use with `.escape('\\')`).
+pub fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A new id that sorts after every id this process made before (UUIDv7),
+/// for records read in the order they were written.
+pub fn ordered_id() -> String {
+    uuid::Uuid::now_v7().to_string()
 }
 
 /// A new random id.

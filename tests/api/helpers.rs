@@ -69,6 +69,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_database(db.url.clone());
     settings.bind_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_pool_size = 8;
+    // Tests hammer the API from one address with one phone number; the
+    // abuse limits have their own tests.
+    settings.abuse.rate_limit_per_minute = 0;
+    settings.abuse.max_holds_per_client = 10_000;
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
     // The server gets a runtime and threads of its own, as in production,

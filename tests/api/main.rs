@@ -8,5 +8,6 @@ mod fixtures;
 mod foundation;
 mod helpers;
 mod payments;
+mod privacy;
 mod robustness;
 mod screenings;

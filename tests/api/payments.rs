@@ -561,15 +561,17 @@ async fn concurrent_redemptions_and_refunds_settle_a_deposit_once() {
         }
     }
     let answers = futures_util::future::join_all(attempts).await;
+    let summary: Vec<(u16, String)> = answers
+        .iter()
+        .map(|a| (a.status, a.body["code"].as_str().unwrap_or("").to_owned()))
+        .collect();
     let ok = answers
         .iter()
         .filter(|a| a.status == 200 || a.status == 201)
         .count();
-    assert_eq!(
-        ok,
-        1,
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    assert_eq!(ok, 1, "{summary:?}");
+    assert!(
+        answers.iter().all(|a| matches!(a.status, 200 | 201 | 409)),
+        "{summary:?}"
     );
-    assert!(answers.iter().all(|a| matches!(a.status, 200 | 201 | 409)));
 }

@@ -235,6 +235,9 @@ pub async fn create(
     auth: BookingAuth,
     body: ValidJson<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    if matches!(auth, BookingAuth::None | BookingAuth::ManageToken(_)) {
+        crate::api::rate_limit::check(&state, &req, "bookings").await?;
+    }
     let ValidJson(input, digest) = body;
     let booker = match &auth {
         BookingAuth::Key(identity) => key_actor(identity),
@@ -462,15 +465,6 @@ pub async fn cancel(
         })
     })
     .await
-}
-
-/// Who did something, as recorded on settlements.
-pub fn actor_label(actor: &Actor) -> String {
-    match actor {
-        Actor::Client(_) => "client".into(),
-        Actor::Partner(key) => format!("partner:{key}"),
-        Actor::Staff(key) => format!("staff:{key}"),
-    }
 }
 
 /// Where to move a booking.
@@ -842,15 +836,21 @@ pub async fn screening(
         .run(move |conn| crate::store::screenings::by_consultation(conn, &id))
         .await?
         .ok_or(ApiError::NotFound("screening"))?;
-    Ok(HttpResponse::Ok().json(ScreeningRecord {
-        id: s.id,
-        outcome: s.outcome,
-        reason_codes: s.reason_codes,
-        date_of_birth: s.date_of_birth,
-        age: s.age,
-        judged_on: s.judged_on,
-        created_at: s.created_at,
-    }))
+    Ok(HttpResponse::Ok().json(ScreeningRecord::from(s)))
+}
+
+impl From<crate::store::screenings::Screening> for ScreeningRecord {
+    fn from(s: crate::store::screenings::Screening) -> Self {
+        Self {
+            id: s.id,
+            outcome: s.outcome,
+            reason_codes: s.reason_codes,
+            date_of_birth: s.date_of_birth,
+            age: s.age,
+            judged_on: s.judged_on,
+            created_at: s.created_at,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
