@@ -105,6 +105,15 @@ pub struct Abuse {
     pub cors_allowed_origins: Vec<String>,
 }
 
+/// Outbound webhooks.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    pub poll_interval: Duration,
+    pub timeout: Duration,
+    /// Accept `http://` endpoint URLs (development and tests only).
+    pub allow_http: bool,
+}
+
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -122,6 +131,7 @@ pub struct Settings {
     pub booking: BookingRules,
     pub retention: Retention,
     pub abuse: Abuse,
+    pub webhooks: Webhooks,
     pub stripe: Option<StripeSettings>,
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
@@ -228,6 +238,11 @@ impl Settings {
                 trust_forwarded_for: env.boolean("TRUST_FORWARDED_FOR", false)?,
                 max_holds_per_client: env.positive("MAX_HOLDS_PER_CLIENT", 2)?,
                 cors_allowed_origins: cors_origins(&env)?,
+            },
+            webhooks: Webhooks {
+                poll_interval: Duration::from_millis(env.positive("WEBHOOK_POLL_MS", 1000)?),
+                timeout: Duration::from_millis(env.positive("WEBHOOK_TIMEOUT_MS", 10_000)?),
+                allow_http: env.boolean("WEBHOOK_ALLOW_HTTP", false)?,
             },
             stripe: stripe_settings(&env)?,
             max_body_bytes: env.positive::<usize>("MAX_BODY_BYTES", 65_536)?,

@@ -112,6 +112,17 @@ impl Kind {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <String as serde::Deserialize>::deserialize(d)?;
+        Kind::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{raw:?} is not an event type; see GET /v1/webhook-event-types"
+            ))
+        })
+    }
+}
+
 /// A consultation's state for the audit trail and events (no contact
 /// details, no health flags).
 pub fn consultation_state(c: &Consultation) -> Value {

@@ -165,6 +165,7 @@ fn purge(settings: Settings) -> Result<(), String> {
             clock: Arc::new(SystemClock),
             cache: clinic_api::api::cache::ResponseCache::new(std::time::Duration::ZERO),
             payments: clinic_api::payments::from_settings(&settings)?,
+            http: clinic_api::webhooks::client(settings.webhooks.timeout),
             settings: Arc::new(settings),
         };
         let report = clinic_api::maintenance::run_once(&state)

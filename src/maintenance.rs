@@ -70,7 +70,8 @@ pub struct Report {
 
 /// Runs [`run_once`] every `maintenance_interval` until cancelled.
 pub async fn run_periodically(state: web::Data<AppState>) {
-    let mut tick = tokio::time::interval(state.settings.maintenance_interval);
+    let period = state.settings.maintenance_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -73,6 +73,7 @@ impl Application {
             clock,
             cache: ResponseCache::new(Duration::from_secs(5)),
             payments,
+            http: crate::webhooks::client(settings.webhooks.timeout),
         });
         let listener = TcpListener::bind(settings.bind_addr).map_err(|e| StartError::Bind {
             addr: settings.bind_addr.to_string(),
@@ -107,8 +108,10 @@ impl Application {
     /// in-flight requests; background maintenance runs alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = tokio::spawn(maintenance::run_periodically(self.state.clone()));
+        let deliveries = tokio::spawn(crate::webhooks::run_forever(self.state.clone()));
         let result = self.server.await;
         background.abort();
+        deliveries.abort();
         result
     }
 }

@@ -16,6 +16,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub cache: ResponseCache,
     pub payments: Arc<dyn PaymentProvider>,
+    /// Outbound HTTP for webhook deliveries.
+    pub http: reqwest::Client,
 }
 
 impl AppState {

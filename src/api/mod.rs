@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod schedule;
 pub mod screenings;
 pub mod treatments;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -50,7 +51,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(consultations::routes)
             .configure(deposits::routes)
             .configure(clients::routes)
-            .configure(webhooks::routes),
+            .configure(webhooks::routes)
+            .configure(webhook_endpoints::routes),
     );
 }
 
@@ -93,7 +95,7 @@ pub fn openapi_json() -> String {
         (name = "Consultations", description = "Booking, self-service with the manage token, and the clinic's diary."),
         (name = "Deposits", description = "Deposits: credit redeemable against any treatment, refunded or forfeited under the cancellation policy."),
         (name = "Clients", description = "Client records, export, erasure and the audit trail."),
-        (name = "Webhooks", description = "Events from the payment provider."),
+        (name = "Webhooks", description = "Events out (subscriptions for partners and staff, signed deliveries, replay) and in (from Stripe)."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),

@@ -772,13 +772,30 @@ pub async fn availability(
             format!("the range may span at most {max_days} days"),
         ));
     }
+    let availability = slots_between(
+        &state,
+        q.from,
+        q.to,
+        q.practitioner_id.map(|p| p.to_string()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(availability))
+}
+
+/// Free slots of one or every active practitioner between two dates, in
+/// start order then by practitioner.
+async fn slots_between(
+    state: &web::Data<AppState>,
+    from: NaiveDate,
+    to: NaiveDate,
+    practitioner_id: Option<String>,
+) -> Result<Availability, ApiError> {
     let now = state.now();
     let st = state.clone();
-    let pid = q.practitioner_id.map(|p| p.to_string());
     let mut slots = state
         .db
         .run(move |conn| {
-            let practitioners: Vec<String> = match &pid {
+            let practitioners: Vec<String> = match &practitioner_id {
                 Some(id) => store::get(conn, id)?
                     .filter(|p| p.active)
                     .map(|p| vec![p.id])
@@ -797,7 +814,7 @@ pub async fn availability(
             let tz = st.settings.clinic_timezone;
             let mut out = Vec::new();
             for id in practitioners {
-                for s in booking::free_slots(conn, &st.settings, &id, q.from, q.to, now)? {
+                for s in booking::free_slots(conn, &st.settings, &id, from, to, now)? {
                     out.push(AvailableSlot {
                         practitioner_id: id.clone(),
                         starts_at: s.starts_at,
@@ -811,12 +828,12 @@ pub async fn availability(
         })
         .await?;
     slots.sort_by(|a, b| (a.starts_at, &a.practitioner_id).cmp(&(b.starts_at, &b.practitioner_id)));
-    Ok(HttpResponse::Ok().json(Availability {
-        from: q.from,
-        to: q.to,
+    Ok(Availability {
+        from,
+        to,
         time_zone: state.settings.clinic_timezone.name().to_owned(),
         slots,
-    }))
+    })
 }
 
 fn practitioner_state(p: &PractitionerRow) -> serde_json::Value {
@@ -846,8 +863,69 @@ fn staff_audit(
     )
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// First clinic-local date (inclusive); default today.
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Last clinic-local date (inclusive); default the end of the booking
+    /// horizon, which is also the furthest it may be.
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
+}
+
+/// Availability feed for partners
+///
+/// Every practitioner's free slots over a range up to the whole booking
+/// horizon, for aggregators that mirror the diary. Answers carry an `ETag`:
+/// poll with `If-None-Match` and get `304 Not Modified` until something
+/// changes.
+#[utoipa::path(
+    operation_id = "getAvailabilityFeed",
+    tag = "Schedule",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "Free slots", body = Availability,
+            headers(("ETag" = String, description = "Version of this representation"))),
+        (status = 304, description = "Not modified since the ETag given"),
+        ProblemResponses<401, 403, 422>,
+    ),
+    security(("api_key" = []))
+)]
+#[get("/availability/feed")]
+pub async fn availability_feed(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    _key: crate::auth::AnyKey,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    supported_date("from", query.from)?;
+    supported_date("to", query.to)?;
+    let today = state.today();
+    let horizon = today + Duration::days(i64::from(state.settings.booking.horizon_days) + 1);
+    let from = query.from.unwrap_or(today);
+    let to = query.to.unwrap_or(horizon);
+    if to < from {
+        return Err(ApiError::field("to", "order", "must be on or after from"));
+    }
+    if (to - from).num_days() > i64::from(state.settings.booking.horizon_days) + 1 {
+        return Err(ApiError::field(
+            "to",
+            "range",
+            "the range may span at most the booking horizon",
+        ));
+    }
+    let body = serde_json::to_vec(&slots_between(&state, from, to, None).await?)
+        .map_err(ApiError::internal)?;
+    let etag = crate::api::cache::etag_of(&body);
+    Ok(crate::api::cache::json_with_etag(&req, body.into(), &etag))
+}
+
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(availability)
+    cfg.service(availability_feed)
+        .service(availability)
         .service(list_practitioners)
         .service(create_practitioner)
         .service(get_practitioner)

@@ -11,6 +11,7 @@ pub mod money;
 pub mod policy;
 pub mod slug;
 pub mod treatment;
+pub mod webhook;
 
 /// Bookings are laid on a five-minute grid: slot lengths, steps and opening
 /// times are multiples of it, and the database claims time in cells of it.

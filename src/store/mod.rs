@@ -15,6 +15,7 @@ pub mod rate_limits;
 pub mod screenings;
 pub mod settlements;
 pub mod treatments;
+pub mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 

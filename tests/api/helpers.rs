@@ -23,7 +23,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: actix_web::web::Data<AppState>,
     handle: actix_web::dev::ServerHandle,
-    _db: TestDatabase,
+    settings: Settings,
+    db: Arc<TestDatabase>,
 }
 
 /// A parsed HTTP answer.
@@ -65,7 +66,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
-    let db = TestDatabase::create();
+    let db = Arc::new(TestDatabase::create());
     let mut settings = Settings::for_database(db.url.clone());
     settings.bind_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_pool_size = 8;
@@ -73,12 +74,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // abuse limits have their own tests.
     settings.abuse.rate_limit_per_minute = 0;
     settings.abuse.max_holds_per_client = 10_000;
+    // Webhook tests drive deliveries by hand; the loop stays out of the way.
+    settings.webhooks.poll_interval = std::time::Duration::from_secs(3600);
+    settings.webhooks.allow_http = true;
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
-    // The server gets a runtime and threads of its own, as in production,
-    // so a test that blocks its own thread cannot stall the server.
+    start(settings, clock, db)
+}
+
+/// Starts the application on its own thread and runtime, as in production,
+/// so a test that blocks its own thread cannot stall the server.
+fn start(settings: Settings, clock: Arc<ManualClock>, db: Arc<TestDatabase>) -> TestApp {
     let (tx, rx) = std::sync::mpsc::channel();
     let server_clock = clock.clone();
+    let server_settings = settings.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -87,7 +96,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .unwrap();
         rt.block_on(async move {
             let app = Application::build(
-                settings,
+                server_settings,
                 server_clock,
                 RunOptions {
                     handle_signals: false,
@@ -111,11 +120,21 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         state,
         handle,
-        _db: db,
+        settings,
+        db,
     }
 }
 
 impl TestApp {
+    /// Stops this server (draining requests) and starts a new one on the
+    /// same database, settings and clock: a restart.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let (settings, clock, db) = (self.settings.clone(), self.clock.clone(), self.db.clone());
+        drop(self);
+        start(settings, clock, db)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

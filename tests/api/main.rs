@@ -9,5 +9,7 @@ mod foundation;
 mod helpers;
 mod payments;
 mod privacy;
+mod receiver;
 mod robustness;
 mod screenings;
+mod webhooks;

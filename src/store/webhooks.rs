@@ -1,0 +1,455 @@
+//! Webhook endpoints, the outbox fan-out, and deliveries.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{outbox_events, webhook_deliveries, webhook_endpoints};
+use crate::db::{DbConnection, DbError};
+
+use super::{from_db, new_id, ordered_id, to_db};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+struct EndpointRow {
+    id: String,
+    owner_key_id: String,
+    owner_role: String,
+    url: String,
+    event_types: String,
+    secret: String,
+    active: bool,
+    disabled_reason: Option<String>,
+    failing_since: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub owner_key_id: String,
+    pub owner_role: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub secret: String,
+    pub active: bool,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Endpoint {
+    /// Whether this endpoint receives `event`: subscribed to its type, and
+    /// (for a partner) about a booking that partner made.
+    pub fn wants(&self, event_type: &str, partner_key_id: Option<&str>) -> bool {
+        self.event_types.iter().any(|t| t == event_type)
+            && (self.owner_role != "partner" || partner_key_id == Some(self.owner_key_id.as_str()))
+    }
+}
+
+impl From<EndpointRow> for Endpoint {
+    fn from(r: EndpointRow) -> Self {
+        Self {
+            event_types: serde_json::from_str(&r.event_types).unwrap_or_default(),
+            id: r.id,
+            owner_key_id: r.owner_key_id,
+            owner_role: r.owner_role,
+            url: r.url,
+            secret: r.secret,
+            active: r.active,
+            disabled_reason: r.disabled_reason,
+            failing_since: r.failing_since.map(from_db),
+            created_at: from_db(r.created_at),
+            updated_at: from_db(r.updated_at),
+        }
+    }
+}
+
+/// What a subscriber writes.
+#[derive(Debug, Clone)]
+pub struct EndpointFields {
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub active: bool,
+}
+
+pub fn insert_endpoint(
+    conn: &mut DbConnection,
+    owner_key_id: &str,
+    owner_role: &str,
+    f: &EndpointFields,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Endpoint, DbError> {
+    let id = new_id();
+    diesel::insert_into(webhook_endpoints::table)
+        .values((
+            webhook_endpoints::id.eq(&id),
+            webhook_endpoints::owner_key_id.eq(owner_key_id),
+            webhook_endpoints::owner_role.eq(owner_role),
+            webhook_endpoints::url.eq(&f.url),
+            webhook_endpoints::event_types
+                .eq(serde_json::to_string(&f.event_types).expect("strings serialise")),
+            webhook_endpoints::secret.eq(secret),
+            webhook_endpoints::active.eq(f.active),
+            webhook_endpoints::created_at.eq(to_db(now)),
+            webhook_endpoints::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    endpoint(conn, &id)?.ok_or(DbError::NotFound)
+}
+
+pub fn endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>, DbError> {
+    Ok(webhook_endpoints::table
+        .find(id)
+        .select(EndpointRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Endpoint::from))
+}
+
+/// Endpoints, all or those of one key, oldest first.
+pub fn endpoints(
+    conn: &mut DbConnection,
+    owner_key_id: Option<&str>,
+) -> Result<Vec<Endpoint>, DbError> {
+    let mut q = webhook_endpoints::table
+        .select(EndpointRow::as_select())
+        .order((
+            webhook_endpoints::created_at.asc(),
+            webhook_endpoints::id.asc(),
+        ))
+        .into_boxed();
+    if let Some(owner) = owner_key_id {
+        q = q.filter(webhook_endpoints::owner_key_id.eq(owner.to_owned()));
+    }
+    Ok(q.load(conn)?.into_iter().map(Endpoint::from).collect())
+}
+
+/// Replaces what a subscriber controls; re-enabling clears the failure state.
+pub fn update_endpoint(
+    conn: &mut DbConnection,
+    id: &str,
+    f: &EndpointFields,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(webhook_endpoints::table.find(id))
+        .set((
+            webhook_endpoints::url.eq(&f.url),
+            webhook_endpoints::event_types
+                .eq(serde_json::to_string(&f.event_types).expect("strings serialise")),
+            webhook_endpoints::active.eq(f.active),
+            webhook_endpoints::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    if f.active {
+        diesel::update(webhook_endpoints::table.find(id))
+            .set((
+                webhook_endpoints::disabled_reason.eq(None::<String>),
+                webhook_endpoints::failing_since.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn delete_endpoint(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
+    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
+        .execute(conn)?;
+    Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
+}
+
+/// Records a delivery outcome on the endpoint: a success clears the failure
+/// state; a failure starts it, and disables the endpoint once it has lasted
+/// `disable_after`.
+pub fn record_endpoint_outcome(
+    conn: &mut DbConnection,
+    id: &str,
+    ok: bool,
+    disable_after: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    if ok {
+        diesel::update(webhook_endpoints::table.find(id))
+            .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+            .execute(conn)?;
+        return Ok(false);
+    }
+    diesel::update(
+        webhook_endpoints::table
+            .find(id)
+            .filter(webhook_endpoints::failing_since.is_null()),
+    )
+    .set(webhook_endpoints::failing_since.eq(Some(to_db(now))))
+    .execute(conn)?;
+    let disabled = diesel::update(
+        webhook_endpoints::table
+            .find(id)
+            .filter(webhook_endpoints::active.eq(true))
+            .filter(webhook_endpoints::failing_since.le(to_db(now - disable_after))),
+    )
+    .set((
+        webhook_endpoints::active.eq(false),
+        webhook_endpoints::disabled_reason.eq(Some(format!(
+            "every delivery failed for {} hours",
+            disable_after.num_hours()
+        ))),
+        webhook_endpoints::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
+    Ok(disabled == 1)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox_events)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub event_type: String,
+    pub occurred_at: NaiveDateTime,
+    pub consultation_id: String,
+    pub partner_key_id: Option<String>,
+    pub payload: String,
+    pub dispatched: bool,
+}
+
+/// Turns undispatched outbox events into one pending delivery per
+/// interested endpoint. Call in a write transaction. Returns how many
+/// events were dispatched.
+pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<usize, DbError> {
+    let events: Vec<OutboxEvent> = outbox_events::table
+        .filter(outbox_events::dispatched.eq(false))
+        .select(OutboxEvent::as_select())
+        .order((outbox_events::occurred_at.asc(), outbox_events::id.asc()))
+        .limit(limit)
+        .load(conn)?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let targets: Vec<Endpoint> = endpoints(conn, None)?;
+    for event in &events {
+        for endpoint in targets
+            .iter()
+            .filter(|e| e.wants(&event.event_type, event.partner_key_id.as_deref()))
+        {
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(webhook_deliveries::table)
+                    .values((
+                        webhook_deliveries::id.eq(ordered_id()),
+                        webhook_deliveries::endpoint_id.eq(&endpoint.id),
+                        webhook_deliveries::event_id.eq(&event.id),
+                        webhook_deliveries::event_occurred_at.eq(event.occurred_at),
+                        webhook_deliveries::status.eq("pending"),
+                        webhook_deliveries::attempts.eq(0),
+                        webhook_deliveries::next_attempt_at.eq(to_db(now)),
+                        webhook_deliveries::created_at.eq(to_db(now)),
+                    ))
+                    .execute(c)
+            });
+            match inserted.map_err(DbError::from) {
+                Ok(_) | Err(DbError::UniqueViolation(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        diesel::update(outbox_events::table.find(&event.id))
+            .set(outbox_events::dispatched.eq(true))
+            .execute(conn)?;
+    }
+    Ok(events.len())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+struct DeliveryRow {
+    id: String,
+    endpoint_id: String,
+    event_id: String,
+    event_occurred_at: NaiveDateTime,
+    status: String,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    last_attempt_at: Option<NaiveDateTime>,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    created_at: NaiveDateTime,
+    delivered_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub event_occurred_at: DateTime<Utc>,
+    /// `pending`, `succeeded` or `abandoned`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    /// The database value, for the optimistic claim.
+    pub next_attempt_raw: NaiveDateTime,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub payload: String,
+}
+
+fn to_delivery(r: DeliveryRow, event: OutboxEvent) -> Delivery {
+    Delivery {
+        id: r.id,
+        endpoint_id: r.endpoint_id,
+        event_id: r.event_id,
+        event_type: event.event_type,
+        event_occurred_at: from_db(r.event_occurred_at),
+        status: r.status,
+        attempts: r.attempts,
+        next_attempt_at: from_db(r.next_attempt_at),
+        next_attempt_raw: r.next_attempt_at,
+        last_attempt_at: r.last_attempt_at.map(from_db),
+        last_status_code: r.last_status_code,
+        last_error: r.last_error,
+        created_at: from_db(r.created_at),
+        delivered_at: r.delivered_at.map(from_db),
+        payload: event.payload,
+    }
+}
+
+/// For each active endpoint, its oldest pending delivery (by event time):
+/// deliveries to one endpoint go out in order, one at a time.
+pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError> {
+    let rows: Vec<(DeliveryRow, OutboxEvent)> = webhook_deliveries::table
+        .inner_join(outbox_events::table)
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_endpoints::active.eq(true))
+        .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+        .order((
+            webhook_deliveries::endpoint_id.asc(),
+            webhook_deliveries::event_occurred_at.asc(),
+            webhook_deliveries::id.asc(),
+        ))
+        .limit(5000)
+        .load(conn)?;
+    let mut heads: Vec<Delivery> = Vec::new();
+    for (row, event) in rows {
+        if heads
+            .last()
+            .is_none_or(|h| h.endpoint_id != row.endpoint_id)
+        {
+            heads.push(to_delivery(row, event));
+        }
+    }
+    Ok(heads)
+}
+
+/// Takes a due delivery for this instance until `lease_until` (false when
+/// another instance took it first).
+pub fn claim(
+    conn: &mut DbConnection,
+    d: &Delivery,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        webhook_deliveries::table
+            .find(&d.id)
+            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::next_attempt_at.eq(d.next_attempt_raw)),
+    )
+    .set(webhook_deliveries::next_attempt_at.eq(to_db(lease_until)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The result of one attempt.
+pub struct Attempt<'a> {
+    pub ok: bool,
+    pub status_code: Option<u16>,
+    pub error: Option<&'a str>,
+    /// When to try again (ignored on success); `None` gives up.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+pub fn record_attempt(
+    conn: &mut DbConnection,
+    id: &str,
+    a: &Attempt,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let status = match (a.ok, a.retry_at) {
+        (true, _) => "succeeded",
+        (false, Some(_)) => "pending",
+        (false, None) => "abandoned",
+    };
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq(status),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::last_attempt_at.eq(Some(to_db(now))),
+            webhook_deliveries::last_status_code.eq(a.status_code.map(i32::from)),
+            webhook_deliveries::last_error.eq(a.error),
+            webhook_deliveries::next_attempt_at.eq(to_db(a.retry_at.unwrap_or(now))),
+            webhook_deliveries::delivered_at.eq(a.ok.then(|| to_db(now))),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deliveries of one endpoint, newest event first.
+pub fn deliveries(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    status: Option<&str>,
+    before: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> Result<Vec<Delivery>, DbError> {
+    let mut q = webhook_deliveries::table
+        .inner_join(outbox_events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+        .order((
+            webhook_deliveries::event_occurred_at.desc(),
+            webhook_deliveries::id.desc(),
+        ))
+        .limit(limit)
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(webhook_deliveries::status.eq(s.to_owned()));
+    }
+    if let Some((at, id)) = before {
+        let at = to_db(at);
+        q = q.filter(
+            webhook_deliveries::event_occurred_at
+                .lt(at)
+                .or(webhook_deliveries::event_occurred_at
+                    .eq(at)
+                    .and(webhook_deliveries::id.lt(id))),
+        );
+    }
+    Ok(q.load::<(DeliveryRow, OutboxEvent)>(conn)?
+        .into_iter()
+        .map(|(r, e)| to_delivery(r, e))
+        .collect())
+}
+
+pub fn delivery(conn: &mut DbConnection, id: &str) -> Result<Option<Delivery>, DbError> {
+    Ok(webhook_deliveries::table
+        .inner_join(outbox_events::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+        .first::<(DeliveryRow, OutboxEvent)>(conn)
+        .optional()?
+        .map(|(r, e)| to_delivery(r, e)))
+}
+
+/// Queues a delivery to be sent again now.
+pub fn replay(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::next_attempt_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

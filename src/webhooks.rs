@@ -1,0 +1,151 @@
+//! Delivering booking events to subscribers' webhook endpoints: the outbox
+//! is fanned out to deliveries, and each endpoint's deliveries are sent in
+//! event order, signed, and retried with exponential backoff for a day.
+//! Every instance runs this loop; claims in the database keep each delivery
+//! to one sender, and nothing is lost across restarts (at-least-once).
+
+use std::time::Duration as StdDuration;
+
+use actix_web::web;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::db::{write_transaction, DbError};
+use crate::domain::webhook::{backoff, signature, RETRY_WINDOW_HOURS, SIGNATURE_HEADER};
+use crate::state::AppState;
+use crate::store::webhooks::{self as store, Attempt, Delivery};
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub dispatched: usize,
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+/// The HTTP client for deliveries.
+pub fn client(timeout: StdDuration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("clinic-api-webhooks/1")
+        .build()
+        .expect("the webhook client builds")
+}
+
+/// One pass: fan out new events, then send what is due.
+pub async fn pass(state: &AppState) -> Result<Pass, DbError> {
+    let now = state.now();
+    let dispatched = state
+        .db
+        .run(move |conn| write_transaction(conn, |conn| store::fan_out(conn, now, 500)))
+        .await?;
+    let heads = state.db.run(store::heads_of_queues).await?;
+    let lease = now
+        + Duration::from_std(state.settings.webhooks.timeout).unwrap_or(Duration::seconds(10))
+        + Duration::seconds(30);
+    let mut claimed = Vec::new();
+    for head in heads.into_iter().filter(|h| h.next_attempt_at <= now) {
+        let h = head.clone();
+        if state
+            .db
+            .run(move |conn| store::claim(conn, &h, lease))
+            .await?
+        {
+            claimed.push(head);
+        }
+    }
+    let results = futures_util::future::join_all(claimed.iter().map(|d| send(state, d))).await;
+    let mut out = Pass {
+        dispatched,
+        ..Pass::default()
+    };
+    for ok in results {
+        match ok {
+            Ok(true) => out.delivered += 1,
+            Ok(false) => out.failed += 1,
+            Err(e) => tracing::warn!(error = %e, "could not record a delivery attempt"),
+        }
+    }
+    Ok(out)
+}
+
+/// Sends one delivery and records the outcome; true when delivered.
+async fn send(state: &AppState, d: &Delivery) -> Result<bool, DbError> {
+    let endpoint_id = d.endpoint_id.clone();
+    let Some(endpoint) = state
+        .db
+        .run(move |conn| store::endpoint(conn, &endpoint_id))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let sent_at = state.now();
+    let result = state
+        .http
+        .post(&endpoint.url)
+        .header("Content-Type", "application/json")
+        .header("Clinic-Event-Id", &d.event_id)
+        .header("Clinic-Event-Type", &d.event_type)
+        .header("Clinic-Delivery-Id", &d.id)
+        .header(
+            SIGNATURE_HEADER,
+            signature(&endpoint.secret, sent_at.timestamp(), d.payload.as_bytes()),
+        )
+        .body(d.payload.clone())
+        .send()
+        .await;
+    let (ok, status_code, error) = match result {
+        Ok(resp) if resp.status().is_success() => (true, Some(resp.status().as_u16()), None),
+        Ok(resp) => (
+            false,
+            Some(resp.status().as_u16()),
+            Some(format!("HTTP {}", resp.status().as_u16())),
+        ),
+        Err(e) if e.is_timeout() => (false, None, Some("timed out".to_owned())),
+        Err(_) => (false, None, Some("could not connect".to_owned())),
+    };
+    let now = state.now();
+    let retry_at = retry_time(d, now);
+    let id = d.id.clone();
+    let disable_after = Duration::hours(RETRY_WINDOW_HOURS);
+    let disabled = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let attempt = Attempt {
+                    ok,
+                    status_code,
+                    error: error.as_deref(),
+                    retry_at,
+                };
+                store::record_attempt(conn, &id, &attempt, now)?;
+                store::record_endpoint_outcome(conn, &endpoint.id, ok, disable_after, now)
+            })
+        })
+        .await?;
+    if disabled {
+        tracing::warn!(endpoint = %d.endpoint_id, "webhook endpoint disabled after a day of failures");
+    }
+    Ok(ok)
+}
+
+/// When to retry a failed delivery: backoff after each failure, for the
+/// retry window from the delivery's creation; then it is abandoned.
+pub fn retry_time(d: &Delivery, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let failures = u32::try_from(d.attempts + 1).unwrap_or(u32::MAX);
+    let next = now + backoff(failures);
+    (now - d.created_at < Duration::hours(RETRY_WINDOW_HOURS)).then_some(next)
+}
+
+/// Runs passes until cancelled.
+pub async fn run_forever(state: web::Data<AppState>) {
+    let period = state.settings.webhooks.poll_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = pass(&state).await {
+            tracing::warn!(error = %e, "webhook delivery pass failed");
+        }
+    }
+}
