@@ -9,6 +9,7 @@ mod foundation;
 mod helpers;
 mod payments;
 mod privacy;
+mod properties;
 mod receiver;
 mod robustness;
 mod screenings;
