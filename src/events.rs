@@ -31,9 +31,9 @@ pub mod actor {
     }
 }
 
-/// A change to a consultation or deposit. Those marked as published are
-/// also sent to webhook subscribers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+/// A change to a consultation or deposit. Those in [`EventType`] are also
+/// sent to webhook subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Kind {
     #[serde(rename = "consultation.created")]
     ConsultationCreated,
@@ -112,14 +112,58 @@ impl Kind {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Kind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <String as serde::Deserialize>::deserialize(d)?;
-        Kind::parse(&raw).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "{raw:?} is not an event type; see GET /v1/webhook-event-types"
-            ))
-        })
+/// The events webhook endpoints can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+pub enum EventType {
+    #[serde(rename = "consultation.created")]
+    ConsultationCreated,
+    #[serde(rename = "consultation.confirmed")]
+    ConsultationConfirmed,
+    #[serde(rename = "consultation.rescheduled")]
+    ConsultationRescheduled,
+    #[serde(rename = "consultation.cancelled")]
+    ConsultationCancelled,
+    #[serde(rename = "consultation.expired")]
+    ConsultationExpired,
+    #[serde(rename = "consultation.attended")]
+    ConsultationAttended,
+    #[serde(rename = "consultation.no_show")]
+    ConsultationNoShow,
+    #[serde(rename = "deposit.paid")]
+    DepositPaid,
+    #[serde(rename = "deposit.refunded")]
+    DepositRefunded,
+    #[serde(rename = "deposit.redeemed")]
+    DepositRedeemed,
+    #[serde(rename = "deposit.forfeited")]
+    DepositForfeited,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 11] = [
+        EventType::ConsultationCreated,
+        EventType::ConsultationConfirmed,
+        EventType::ConsultationRescheduled,
+        EventType::ConsultationCancelled,
+        EventType::ConsultationExpired,
+        EventType::ConsultationAttended,
+        EventType::ConsultationNoShow,
+        EventType::DepositPaid,
+        EventType::DepositRefunded,
+        EventType::DepositRedeemed,
+        EventType::DepositForfeited,
+    ];
+
+    pub fn kind(self) -> Kind {
+        Kind::PUBLISHED[Self::ALL.iter().position(|t| *t == self).expect("listed")]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -272,6 +316,16 @@ fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_types_are_the_published_kinds() {
+        for t in EventType::ALL {
+            assert!(t.kind().is_published());
+            assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(EventType::parse("deposit.cancelled"), None);
+    }
 
     #[test]
     fn published_kinds_round_trip_and_audit_only_ones_are_not_published() {

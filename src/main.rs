@@ -63,15 +63,19 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime(settings: &Settings) -> Result<tokio::runtime::Runtime, String> {
+    // Database work runs on the blocking pool; a bound near the connection
+    // pool's size makes excess requests queue instead of growing hundreds
+    // of threads (and their memory) under overload.
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(settings.database_pool_size as usize + 4)
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 fn serve(settings: Settings) -> Result<(), String> {
-    let rt = runtime()?;
+    let rt = runtime(&settings)?;
     rt.block_on(async {
         let app = Application::build(settings, Arc::new(SystemClock), RunOptions::default())
             .await
@@ -157,7 +161,7 @@ fn list_keys(settings: &Settings) -> Result<(), String> {
 }
 
 fn purge(settings: Settings) -> Result<(), String> {
-    let rt = runtime()?;
+    let rt = runtime(&settings)?;
     rt.block_on(async {
         let db = open(&settings)?;
         let state = clinic_api::state::AppState {

@@ -23,8 +23,13 @@ use crate::state::AppState;
 /// What a cached response is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
-    Treatments { include_archived: bool },
+    Treatments {
+        include_archived: bool,
+    },
     Faqs(String),
+    /// Free slots: the query and the second it was computed for (slots
+    /// depend on the time through the minimum notice).
+    Availability(String),
 }
 
 struct Entry {
@@ -53,6 +58,15 @@ impl ResponseCache {
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// Drops the free-slot entries (after a booking or schedule change).
+    pub fn invalidate_availability(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| !matches!(k, CacheKey::Availability(_)));
     }
 
     /// Drops every catalogue and FAQ entry (after any write to either).

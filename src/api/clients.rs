@@ -130,16 +130,7 @@ pub struct ClientPath {
 }
 
 fn cursor_after(cursor: &Option<String>) -> Result<Option<(DateTime<Utc>, String)>, ApiError> {
-    match cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = parts[0].parse::<DateTime<Utc>>().map_err(|_| {
-                ApiError::field("cursor", "invalid", "is not a cursor this API issued")
-            })?;
-            Ok(Some((at, parts[1].clone())))
-        }
-        None => Ok(None),
-    }
+    cursor.as_deref().map(pagination::decode_time).transpose()
 }
 
 /// Find clients
@@ -178,7 +169,7 @@ pub async fn list(
     let next = (rows.len() as i64 > limit).then(|| {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page has a last row");
-        let cursor = pagination::encode(&[&from_db(last.created_at).to_rfc3339(), &last.id]);
+        let cursor = pagination::encode_time(from_db(last.created_at), &last.id);
         pagination::next_link(&req, &cursor)
     });
     Ok(HttpResponse::Ok().json(ClientList {
@@ -411,7 +402,7 @@ pub async fn audit_events(
     let next = (rows.len() as i64 > limit).then(|| {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page has a last row");
-        let cursor = pagination::encode(&[&last.occurred_at.to_rfc3339(), &last.id]);
+        let cursor = pagination::encode_time(last.occurred_at, &last.id);
         pagination::next_link(&req, &cursor)
     });
     Ok(HttpResponse::Ok().json(AuditEventList {

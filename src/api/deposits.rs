@@ -125,6 +125,10 @@ fn by_id(conn: &mut DbConnection, id: &str) -> Result<DepositRecord, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct DepositQuery {
     /// Only these statuses (comma-separated), e.g. `paid`.
+    #[param(
+        example = "paid",
+        pattern = "^(pending|paid|redeemed|refunded|forfeited|cancelled)(,(pending|paid|redeemed|refunded|forfeited|cancelled))*$"
+    )]
     pub status: Option<String>,
     /// Page size (1–100, default 50).
     #[param(minimum = 1, maximum = 100)]
@@ -171,9 +175,8 @@ pub async fn list(
         .as_deref()
         .map(|s| {
             s.split(',')
-                .filter(|p| !p.is_empty())
                 .map(|p| {
-                    DepositStatus::parse(p.trim()).ok_or_else(|| {
+                    DepositStatus::parse(p).ok_or_else(|| {
                         ApiError::field(
                             "status",
                             "invalid",
@@ -185,16 +188,11 @@ pub async fn list(
         })
         .transpose()?
         .unwrap_or_default();
-    let after = match &q.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = parts[0].parse::<DateTime<Utc>>().map_err(|_| {
-                ApiError::field("cursor", "invalid", "is not a cursor this API issued")
-            })?;
-            Some((at, parts[1].clone()))
-        }
-        None => None,
-    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time)
+        .transpose()?;
     let filter = ListFilter {
         statuses,
         after,
@@ -209,7 +207,7 @@ pub async fn list(
             let cursor = more
                 .then(|| {
                     rows.last()
-                        .map(|d| pagination::encode(&[&d.created_at.to_rfc3339(), &d.id]))
+                        .map(|d| pagination::encode_time(d.created_at, &d.id))
                 })
                 .flatten();
             let items = rows
@@ -309,7 +307,7 @@ pub async fn record_payment(
     let id = path.id.to_string();
     let caller = crate::events::actor::key(&staff.identity.key_id);
     let by = caller.clone();
-    idempotency::run(&state, &req, &caller, &digest, |_| async {
+    let answer = idempotency::run(&state, &req, &caller, &digest, |_| async {
         let now = state.now();
         let record = state
             .db
@@ -326,7 +324,9 @@ pub async fn record_payment(
             .await?;
         stored(200, &record, None)
     })
-    .await
+    .await;
+    state.cache.invalidate_availability();
+    answer
 }
 
 /// Redeem against a treatment.

@@ -103,6 +103,7 @@ where
 {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(syntax_message(&e)))?;
+    let value = integral_numbers(value);
     if let Some(path) = unclean_string(&value, "") {
         return Err(ApiError::field(
             &path,
@@ -146,6 +147,25 @@ where
         .validate()
         .map_err(|e| ApiError::Validation(flatten(&e)))?;
     Ok(decoded)
+}
+
+/// JSON Schema counts `309.0` as an integer; serde does not. Numbers with
+/// no fractional part become integers before decoding.
+fn integral_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// The path of the first string (or key) holding a control character.
@@ -330,9 +350,15 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
     ApiError::Validation(vec![FieldError::new(field, "invalid_query", detail)]).into()
 }
 
-/// Path parameters that cannot be parsed name nothing that exists.
-pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::NotFound("resource").into()
+/// Path parameters that cannot be parsed name nothing that exists — unless
+/// the path is another route's, under another method (405).
+pub fn path_error(_: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    match crate::api::fallback::method_not_allowed(req) {
+        Some(resp) => {
+            actix_web::error::InternalError::from_response("method not allowed", resp).into()
+        }
+        None => ApiError::NotFound("resource").into(),
+    }
 }
 
 /// A JSON body given to actix's own extractor (not used by our handlers,
@@ -486,6 +512,20 @@ mod tests {
         assert!(parse_calendar_date("2023-02-30")
             .unwrap_err()
             .contains("real calendar date"));
+    }
+
+    #[test]
+    fn whole_number_floats_count_as_integers() {
+        let ok = decode_json::<Outer>(
+            br#"{"name":"a","flag":true,"inner":{"email":"a@b.c"},"note":null}"#,
+        );
+        assert!(ok.is_ok());
+        #[derive(Debug, Deserialize, Validate, ToSchema)]
+        struct N {
+            n: u16,
+        }
+        assert_eq!(decode_json::<N>(br#"{"n": 309.0}"#).unwrap().n, 309);
+        assert!(decode_json::<N>(br#"{"n": 309.5}"#).is_err());
     }
 
     #[test]

@@ -55,9 +55,11 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The methods allowed on `path`, when some route matches it.
+    /// The methods allowed on `path`, when some route matches it. The most
+    /// specific routes win: `/v1/faqs/reorder` is not `/v1/faqs/{id}`.
     pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut best = 0;
         let mut allowed: Vec<&'static str> = Vec::new();
         for (segments, methods) in &self.routes {
             let matches = segments.len() == parts.len()
@@ -65,7 +67,18 @@ impl RouteTable {
                     Segment::Literal(l) => l == p,
                     Segment::Param => !p.is_empty(),
                 });
-            if matches {
+            if !matches {
+                continue;
+            }
+            let literals = segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Literal(_)))
+                .count();
+            if literals > best {
+                best = literals;
+                allowed.clear();
+            }
+            if literals == best {
                 allowed.extend(methods);
             }
         }
@@ -77,18 +90,23 @@ impl RouteTable {
     }
 }
 
-/// The default service.
-pub async fn not_routed(req: HttpRequest, table: web::Data<Arc<RouteTable>>) -> HttpResponse {
-    match table.allowed(req.path()) {
-        Some(methods) if !methods.contains(&req.method().as_str()) => {
-            let mut resp = ApiError::MethodNotAllowed.error_response();
-            if let Ok(value) = header::HeaderValue::from_str(&methods.join(", ")) {
-                resp.headers_mut().insert(header::ALLOW, value);
-            }
-            resp
-        }
-        _ => ApiError::NotFound("resource").error_response(),
+/// 405 with `Allow` when the path exists only under other methods.
+pub fn method_not_allowed(req: &HttpRequest) -> Option<HttpResponse> {
+    let table = req.app_data::<web::Data<Arc<RouteTable>>>()?;
+    let methods = table.allowed(req.path())?;
+    if methods.contains(&req.method().as_str()) {
+        return None;
     }
+    let mut resp = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&methods.join(", ")) {
+        resp.headers_mut().insert(header::ALLOW, value);
+    }
+    Some(resp)
+}
+
+/// The default service.
+pub async fn not_routed(req: HttpRequest) -> HttpResponse {
+    method_not_allowed(&req).unwrap_or_else(|| ApiError::NotFound("resource").error_response())
 }
 
 #[cfg(test)]
@@ -102,5 +120,6 @@ mod tests {
         let t = table.allowed("/v1/treatments/some-slug").unwrap();
         assert!(t.contains(&"PUT") && t.contains(&"GET"), "{t:?}");
         assert_eq!(table.allowed("/v1/nothing"), None);
+        assert_eq!(table.allowed("/v1/faqs/reorder"), Some(vec!["POST"]));
     }
 }

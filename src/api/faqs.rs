@@ -110,6 +110,7 @@ pub struct FaqInput {
     pub topic: String,
     /// The treatment this entry is about (its slug), or null.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 80)]
     pub treatment_slug: Option<String>,
     /// Display position; on create, omitted means after the last entry.
     #[serde(default)]
@@ -166,7 +167,7 @@ impl Validate for FaqInput {
 #[serde(deny_unknown_fields)]
 pub struct ReorderInput {
     /// Every FAQ id exactly once, in the new order.
-    #[schema(min_items = 1, max_items = 1000)]
+    #[schema(min_items = 1, max_items = 500)]
     pub ids: Vec<uuid::Uuid>,
 }
 
@@ -184,12 +185,12 @@ impl Validate for ReorderInput {
                 "must list each id once".into(),
             );
         }
-        if self.ids.is_empty() || self.ids.len() > 1000 {
+        if self.ids.is_empty() || self.ids.len() > 500 {
             reject(
                 &mut errors,
                 "ids",
                 "length",
-                "must list 1 to 1000 ids".into(),
+                "must list 1 to 500 ids".into(),
             );
         }
         if errors.is_empty() {
@@ -233,16 +234,31 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = pagination::limit(query.limit)?;
-    let after = match &query.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let position = parts[0].parse::<i32>().map_err(|_| {
-                ApiError::field("cursor", "invalid", "is not a cursor this API issued")
-            })?;
-            Some((position, parts[1].clone()))
-        }
-        None => None,
-    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?
+        .map(|(key, id)| {
+            (
+                i32::try_from(key).unwrap_or(if key < 0 { i32::MIN } else { i32::MAX }),
+                id,
+            )
+        });
+    if query.topic.as_deref().is_some_and(|t| !is_topic(t)) {
+        return Err(ApiError::field(
+            "topic",
+            "topic",
+            "must be lower-case words joined by single underscores",
+        ));
+    }
+    if query.treatment.as_deref().is_some_and(|t| !is_slug(t)) {
+        return Err(ApiError::field(
+            "treatment",
+            "slug",
+            "must be a treatment slug",
+        ));
+    }
     if query.q.as_deref().is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::field(
             "q",
@@ -266,7 +282,7 @@ pub async fn list(
             let next = if rows.len() as i64 > limit {
                 rows.truncate(limit as usize);
                 rows.last().map(|last| {
-                    let cursor = pagination::encode(&[&last.position.to_string(), &last.id]);
+                    let cursor = pagination::encode(i64::from(last.position), &last.id);
                     pagination::next_link(&req_for_link, &cursor)
                 })
             } else {

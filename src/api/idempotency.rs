@@ -142,7 +142,12 @@ where
     let finish = state
         .db
         .run(move |conn| match &to_store {
-            Some(stored) => idempotency::complete(conn, &t, stored),
+            // Most work stores its answer itself, in its own transaction:
+            // only write (and sync) when it did not.
+            Some(stored) if idempotency::is_in_flight(conn, &t)? => {
+                idempotency::complete(conn, &t, stored)
+            }
+            Some(_) => Ok(()),
             None => idempotency::release(conn, &t),
         })
         .await;

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod clients;
 pub mod consultations;
+pub mod contract;
 pub mod deposits;
 pub mod examples;
 pub mod extract;
@@ -66,7 +67,9 @@ pub fn openapi() -> OpenApi {
         .split_for_parts();
     let mut doc = doc;
     add_common_responses(&mut doc);
-    doc
+    let mut json = serde_json::to_value(&doc).expect("the OpenAPI document serialises");
+    contract::refine(&mut json);
+    serde_json::from_value(json).expect("the refined document is still an OpenAPI document")
 }
 
 /// The document as committed and served: pretty JSON with a final newline.
@@ -233,8 +236,9 @@ fn problem_response(status: u16, description: &str, code: &str, detail: &str) ->
     builder.build()
 }
 
-/// Adds the shared problem responses, and the 500 and 503 that any
-/// operation can give, to every operation.
+/// Adds the shared problem responses, and the 400 (a URL with an encoded
+/// control character), 500 and 503 that any operation can give, to every
+/// operation.
 fn add_common_responses(doc: &mut OpenApi) {
     let shared = [
         (
@@ -320,7 +324,7 @@ fn add_common_responses(doc: &mut OpenApi) {
     }
     for item in doc.paths.paths.values_mut() {
         for op in operations_mut(item) {
-            for status in [500u16, 503] {
+            for status in [400u16, 500, 503] {
                 op.responses
                     .responses
                     .entry(status.to_string())

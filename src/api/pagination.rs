@@ -1,6 +1,7 @@
 //! Cursor pagination: `?limit=&cursor=`, stable ordering, a `next` link.
 
 use actix_web::HttpRequest;
+use chrono::{DateTime, Utc};
 
 use crate::error::ApiError;
 
@@ -20,21 +21,48 @@ pub fn limit(asked: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// An opaque cursor from the sort key of the last item on a page.
-pub fn encode(parts: &[&str]) -> String {
-    hex::encode(parts.join("\n"))
+/// A cursor from the sort key and id of the last item on a page:
+/// `<key>~<uuid>` (the key is a position, or a time in microseconds).
+/// Any well-formed cursor is accepted; one past the end gives an empty page.
+pub fn encode(key: i64, id: &str) -> String {
+    format!("{key}~{id}")
 }
 
-/// The sort key inside a cursor; `n` parts expected.
-pub fn decode(cursor: &str, n: usize) -> Result<Vec<String>, ApiError> {
-    let bad = || ApiError::field("cursor", "invalid", "is not a cursor this API issued");
-    let bytes = hex::decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let parts: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    if parts.len() != n {
+/// The cursor for an item sorted by a time.
+pub fn encode_time(at: DateTime<Utc>, id: &str) -> String {
+    encode(at.timestamp_micros(), id)
+}
+
+/// The key and id inside a cursor (the `contract::CURSOR` pattern).
+pub fn decode(cursor: &str) -> Result<(i64, String), ApiError> {
+    let bad = || {
+        ApiError::field(
+            "cursor",
+            "invalid",
+            "must be a cursor from a next link: <number>~<uuid>",
+        )
+    };
+    let (key, id) = cursor.split_once('~').ok_or_else(bad)?;
+    let digits = key.strip_prefix('-').unwrap_or(key);
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    Ok(parts)
+    let uuid_shaped = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        });
+    if !uuid_shaped {
+        return Err(bad());
+    }
+    Ok((key.parse().map_err(|_| bad())?, id.to_owned()))
+}
+
+/// The time and id inside a cursor made by [`encode_time`].
+pub fn decode_time(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let (key, id) = decode(cursor)?;
+    let at = DateTime::from_timestamp_micros(key).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    Ok((at, id))
 }
 
 /// The URL of the next page: this request's URL with `cursor` replaced.
@@ -55,10 +83,22 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
-        let c = encode(&["12", "abc"]);
-        assert_eq!(decode(&c, 2).unwrap(), vec!["12", "abc"]);
-        assert!(decode("zz", 2).is_err());
-        assert!(decode(&encode(&["1"]), 2).is_err());
+        let id = "0d6f7a52-3b1e-4f0a-8c9d-2e4b6a8c0f13";
+        assert_eq!(decode(&encode(12, id)).unwrap(), (12, id.to_owned()));
+        assert_eq!(decode(&encode(-3, id)).unwrap().0, -3);
+        let t: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
+        assert_eq!(decode_time(&encode_time(t, id)).unwrap().0, t);
+        for bad in [
+            "",
+            "zz",
+            "12",
+            "12~x",
+            "~",
+            "1234567890123456789~0d6f7a52-3b1e-4f0a-8c9d-2e4b6a8c0f13",
+            "1~0D6F7A52-3B1E-4F0A-8C9D-2E4B6A8C0F13",
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
+use crate::api::cache::{cached_json, CacheKey};
 use crate::api::consultations::view::local;
 use crate::api::extract::{supported_date, ValidJson};
 use crate::api::treatments::{check_text, reject};
@@ -309,6 +310,7 @@ pub async fn create_practitioner(
             practitioner_view(conn, row)
         })
         .await?;
+    state.cache.invalidate_availability();
     Ok(created(&format!("/v1/practitioners/{}", p.id), &p))
 }
 
@@ -360,6 +362,7 @@ pub async fn update_practitioner(
         })
         .await?
         .ok_or(ApiError::NotFound("practitioner"))?;
+    state.cache.invalidate_availability();
     Ok(HttpResponse::Ok().json(p))
 }
 
@@ -406,6 +409,7 @@ pub async fn set_opening_hours(
             })
         })
         .await?;
+    state.cache.invalidate_availability();
     Ok(HttpResponse::Ok().json(OpeningHours {
         windows: saved.iter().map(Window::from_domain).collect(),
     }))
@@ -639,6 +643,7 @@ pub async fn create_closure(
             })
         })
         .await?;
+    state.cache.invalidate_availability();
     let closure = Closure::from(closure);
     Ok(created(&format!("/v1/closures/{}", closure.id), &closure))
 }
@@ -691,6 +696,7 @@ pub async fn delete_closure(
     if !deleted {
         return Err(ApiError::NotFound("closure"));
     }
+    state.cache.invalidate_availability();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -747,13 +753,16 @@ pub struct Availability {
     tag = "Schedule",
     params(AvailabilityQuery),
     responses(
-        (status = 200, description = "Free slots", body = Availability),
+        (status = 200, description = "Free slots", body = Availability,
+            headers(("ETag" = String, description = "Version of this representation"))),
+        (status = 304, description = "Not modified since the ETag given"),
         ProblemResponses<401, 422>,
     ),
     security((), ("api_key" = []))
 )]
 #[get("/availability")]
 pub async fn availability(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     _caller: MaybeKey,
     query: web::Query<AvailabilityQuery>,
@@ -772,14 +781,39 @@ pub async fn availability(
             format!("the range may span at most {max_days} days"),
         ));
     }
-    let availability = slots_between(
+    cached_slots(
+        &req,
         &state,
         q.from,
         q.to,
         q.practitioner_id.map(|p| p.to_string()),
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(availability))
+    .await
+}
+
+/// Free slots as a cached JSON answer with an ETag. Entries are per second
+/// (slots move with the minimum notice) and dropped on every booking or
+/// schedule change made through this instance; other instances' changes
+/// show within the second. Availability is advisory: slot claims decide.
+async fn cached_slots(
+    req: &actix_web::HttpRequest,
+    state: &web::Data<AppState>,
+    from: NaiveDate,
+    to: NaiveDate,
+    practitioner_id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = CacheKey::Availability(format!(
+        "{from}|{to}|{}|{}",
+        practitioner_id.as_deref().unwrap_or("*"),
+        state.now().timestamp()
+    ));
+    cached_json(req, state, key, move |state| {
+        Box::pin(async move {
+            let slots = slots_between(&state, from, to, practitioner_id).await?;
+            serde_json::to_vec(&slots).map_err(ApiError::internal)
+        })
+    })
+    .await
 }
 
 /// Free slots of one or every active practitioner between two dates, in
@@ -917,10 +951,7 @@ pub async fn availability_feed(
             "the range may span at most the booking horizon",
         ));
     }
-    let body = serde_json::to_vec(&slots_between(&state, from, to, None).await?)
-        .map_err(ApiError::internal)?;
-    let etag = crate::api::cache::etag_of(&body);
-    Ok(crate::api::cache::json_with_etag(&req, body.into(), &etag))
+    cached_slots(&req, &state, from, to, None).await
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -14,7 +14,7 @@ use crate::api::{created, pagination, ProblemResponses};
 use crate::auth::{AnyKey, Identity, Role};
 use crate::db::write_transaction;
 use crate::error::ApiError;
-use crate::events::{self, Kind};
+use crate::events::{self, EventType};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::webhooks::{self as store, Delivery, Endpoint, EndpointFields};
@@ -26,7 +26,7 @@ pub struct WebhookEndpoint {
     pub id: String,
     #[schema(example = "https://partner.example/hooks/clinic")]
     pub url: String,
-    pub event_types: Vec<Kind>,
+    pub event_types: Vec<EventType>,
     /// False when disabled by its owner or after a day of failed deliveries.
     pub active: bool,
     pub disabled_reason: Option<String>,
@@ -44,7 +44,7 @@ impl From<Endpoint> for WebhookEndpoint {
             event_types: e
                 .event_types
                 .iter()
-                .filter_map(|t| Kind::parse(t))
+                .filter_map(|t| EventType::parse(t))
                 .collect(),
             active: e.active,
             disabled_reason: e.disabled_reason,
@@ -79,7 +79,7 @@ pub struct WebhookEndpointInput {
     #[schema(format = "uri", max_length = 2000)]
     pub url: String,
     #[schema(min_items = 1)]
-    pub event_types: Vec<Kind>,
+    pub event_types: Vec<EventType>,
     /// Set true to re-enable a disabled endpoint.
     #[serde(default = "yes")]
     #[schema(default = true)]
@@ -174,28 +174,27 @@ pub struct EventTypeList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventTypeInfo {
     #[serde(rename = "type")]
-    pub event_type: Kind,
+    pub event_type: EventType,
     pub description: &'static str,
 }
 
-fn describe(k: Kind) -> &'static str {
-    match k {
-        Kind::ConsultationCreated => {
+fn describe(t: EventType) -> &'static str {
+    match t {
+        EventType::ConsultationCreated => {
             "A consultation was booked; its slot is held while the deposit is paid."
         }
-        Kind::ConsultationConfirmed => "The deposit was paid; the booking is confirmed.",
-        Kind::ConsultationRescheduled => "The booking moved to another slot.",
-        Kind::ConsultationCancelled => "The booking was cancelled (see cancelled_by).",
-        Kind::ConsultationExpired => {
+        EventType::ConsultationConfirmed => "The deposit was paid; the booking is confirmed.",
+        EventType::ConsultationRescheduled => "The booking moved to another slot.",
+        EventType::ConsultationCancelled => "The booking was cancelled (see cancelled_by).",
+        EventType::ConsultationExpired => {
             "The hold lapsed (or the payment was withdrawn) before the deposit was paid."
         }
-        Kind::ConsultationAttended => "The client came.",
-        Kind::ConsultationNoShow => "The client did not come.",
-        Kind::DepositPaid => "The deposit was paid.",
-        Kind::DepositRefunded => "The deposit was refunded.",
-        Kind::DepositRedeemed => "The deposit was redeemed against a treatment.",
-        Kind::DepositForfeited => "The deposit was kept under the cancellation policy.",
-        _ => "",
+        EventType::ConsultationAttended => "The client came.",
+        EventType::ConsultationNoShow => "The client did not come.",
+        EventType::DepositPaid => "The deposit was paid.",
+        EventType::DepositRefunded => "The deposit was refunded.",
+        EventType::DepositRedeemed => "The deposit was redeemed against a treatment.",
+        EventType::DepositForfeited => "The deposit was kept under the cancellation policy.",
     }
 }
 
@@ -209,11 +208,11 @@ fn describe(k: Kind) -> &'static str {
 #[get("/webhook-event-types")]
 pub async fn event_types() -> HttpResponse {
     HttpResponse::Ok().json(EventTypeList {
-        items: Kind::PUBLISHED
+        items: EventType::ALL
             .into_iter()
-            .map(|k| EventTypeInfo {
-                event_type: k,
-                description: describe(k),
+            .map(|t| EventTypeInfo {
+                event_type: t,
+                description: describe(t),
             })
             .collect(),
     })
@@ -502,16 +501,11 @@ pub async fn deliveries(
             ));
         }
     }
-    let before = match &q.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = parts[0].parse::<DateTime<Utc>>().map_err(|_| {
-                ApiError::field("cursor", "invalid", "is not a cursor this API issued")
-            })?;
-            Some((at, parts[1].clone()))
-        }
-        None => None,
-    };
+    let before = q
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time)
+        .transpose()?;
     let (id, who) = (path.id.to_string(), key.identity);
     let mut rows = state
         .db
@@ -529,7 +523,7 @@ pub async fn deliveries(
     let next = (rows.len() as i64 > limit).then(|| {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page has a last row");
-        let cursor = pagination::encode(&[&last.event_occurred_at.to_rfc3339(), &last.id]);
+        let cursor = pagination::encode_time(last.event_occurred_at, &last.id);
         pagination::next_link(&req, &cursor)
     });
     Ok(HttpResponse::Ok().json(WebhookDeliveryList {

@@ -50,12 +50,6 @@ pub async fn stripe(
     state: web::Data<AppState>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(stripe) = state.settings.stripe.as_ref() else {
-        return Err(ApiError::NotFound(
-            "Stripe endpoint (Stripe is not configured)",
-        ));
-    };
-    let body = read_body(&mut payload, MAX_EVENT_BYTES).await?;
     let signature = req
         .headers()
         .get("Stripe-Signature")
@@ -65,12 +59,19 @@ pub async fn stripe(
                 "invalid_signature",
                 "The Stripe-Signature header is missing.",
             )
-        })?;
+        })?
+        .to_owned();
+    let Some(stripe) = state.settings.stripe.as_ref() else {
+        return Err(ApiError::NotFound(
+            "Stripe endpoint (Stripe is not configured)",
+        ));
+    };
+    let body = read_body(&mut payload, MAX_EVENT_BYTES).await?;
     let payload = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("malformed_event", "The event is not UTF-8 text."))?;
     let event = Webhook::construct_event_with_timestamp(
         payload,
-        signature,
+        &signature,
         &stripe.webhook_secret,
         state.now().timestamp(),
     )
@@ -92,6 +93,7 @@ pub async fn stripe(
         .db
         .run(move |conn| write_transaction(conn, |conn| webhook::apply(conn, &event, now)))
         .await?;
+    state.cache.invalidate_availability();
     let result = match applied {
         Applied::Processed => "processed",
         Applied::Duplicate => "duplicate",

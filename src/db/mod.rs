@@ -212,6 +212,9 @@ pub type PooledConn = PooledConnection<ConnectionManager>;
 pub struct Db {
     pool: DbPool,
     url: DatabaseUrl,
+    /// One permit per pooled connection: database work beyond that waits
+    /// here, asynchronously, instead of piling up blocked threads.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the database could not be opened, naming the URL with the password masked.
@@ -238,14 +241,19 @@ impl Db {
         manager
             .connect()
             .map_err(|e| fail(first_line(&e.to_string())))?;
+        // No check on checkout: a broken connection shows as an error on
+        // first use (and is discarded), and the check costs a round trip on
+        // every request.
         let pool = Pool::builder()
             .max_size(pool_size)
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)
             .map_err(|e| fail(first_line(&e.to_string())))?;
         Ok(Self {
             pool,
             url: url.clone(),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
         })
     }
 
@@ -267,7 +275,14 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DbError::Unavailable("the database handle is closed".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(DbError::from)?;
             work(&mut conn)
         })
@@ -314,6 +329,10 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     }
 }
 
+/// The queue of this process's SQLite writers (one database per process in
+/// production; tests share it harmlessly). Write transactions never nest.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `work` in a transaction that takes the write lock up front on SQLite
 /// (`BEGIN IMMEDIATE`, so a read-then-write cannot interleave with another
 /// writer) and a normal transaction on PostgreSQL, where constraints and row
@@ -325,14 +344,18 @@ where
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <DbConnection as Connection>::TransactionManager;
-    if let DbConnection::Sqlite(inner) = conn {
-        // The enum's transaction manager delegates to the inner connection's,
-        // so beginning there and committing through the enum keeps diesel's
-        // bookkeeping consistent.
-        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-    } else {
+    let DbConnection::Sqlite(inner) = conn else {
         return conn.transaction(work);
-    }
+    };
+    // SQLite has one writer at a time. Writers of this process queue on a
+    // mutex rather than in SQLite's busy handler, which sleeps in growing
+    // steps and leaves the lock idle while waiters doze. (Other processes
+    // on the same file still wait in the busy handler.)
+    let _writer = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+    // The enum's transaction manager delegates to the inner connection's,
+    // so beginning there and committing through the enum keeps diesel's
+    // bookkeeping consistent.
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     match work(conn) {
         Ok(value) => {
             Manager::commit_transaction(conn)?;

@@ -85,7 +85,7 @@ pub fn authenticate(
         .filter(api_keys::prefix.eq(public))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some(row) = row.filter(|r| secrets::hashes_match(&r.key_hash, &secrets::hash(presented)))
     else {

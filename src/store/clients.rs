@@ -40,7 +40,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, DbErr
     Ok(clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -55,7 +55,7 @@ pub fn upsert(
     let existing: Option<String> = clients::table
         .filter(clients::email_normalized.eq(&normalized))
         .select(clients::id)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let id = match existing {
         Some(id) => {
@@ -93,7 +93,7 @@ pub fn upsert(
                 Err(DbError::UniqueViolation(_)) => clients::table
                     .filter(clients::email_normalized.eq(&normalized))
                     .select(clients::id)
-                    .first(conn)?,
+                    .get_result(conn)?,
                 Err(e) => return Err(e),
             }
         }

@@ -154,7 +154,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Consultation>, Db
     consultations::table
         .find(id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Consultation::try_from)
         .transpose()
@@ -167,7 +167,7 @@ pub fn by_manage_token_hash(
     consultations::table
         .filter(consultations::manage_token_hash.eq(hash))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Consultation::try_from)
         .transpose()

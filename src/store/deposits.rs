@@ -92,7 +92,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Deposit>, DbError
     deposits::table
         .find(id)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Deposit::try_from)
         .transpose()
@@ -105,7 +105,7 @@ pub fn by_consultation(
     deposits::table
         .filter(deposits::consultation_id.eq(consultation_id))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Deposit::try_from)
         .transpose()
@@ -118,7 +118,7 @@ pub fn by_provider_payment_id(
     deposits::table
         .filter(deposits::provider_payment_id.eq(payment_id))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Deposit::try_from)
         .transpose()

@@ -145,7 +145,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Faq>, DbError> {
         .left_join(treatments::table)
         .filter(faqs::id.eq(id))
         .select(columns())
-        .first::<FaqTuple>(conn)
+        .get_result::<FaqTuple>(conn)
         .optional()?
         .map(to_faq))
 }
@@ -153,7 +153,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Faq>, DbError> {
 fn next_position(conn: &mut DbConnection) -> Result<i32, DbError> {
     let max: Option<i32> = faqs::table
         .select(diesel::dsl::max(faqs::position))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(max.unwrap_or(0) + 1)
 }
 

@@ -62,7 +62,7 @@ fn find(conn: &mut DbConnection, scope: &str, key: &str) -> Result<Option<Row>, 
             ik::locked_at,
             ik::expires_at,
         ))
-        .first::<Row>(conn)
+        .get_result::<Row>(conn)
         .optional()?)
 }
 
@@ -154,6 +154,16 @@ pub fn set_resource(
         .set(ik::resource_id.eq(Some(resource_id)))
         .execute(conn)?;
     Ok(())
+}
+
+/// Whether the key's request is still in flight (its answer not stored).
+pub fn is_in_flight(conn: &mut DbConnection, ticket: &Ticket) -> Result<bool, DbError> {
+    let state: Option<String> = ik::table
+        .find((&ticket.scope, &ticket.key))
+        .select(ik::state)
+        .get_result(conn)
+        .optional()?;
+    Ok(state.as_deref() == Some("in_flight"))
 }
 
 /// Stores the response; a no-op when already completed.

@@ -13,7 +13,7 @@ pub fn get(conn: &mut DbConnection, key: &str) -> Result<Option<String>, DbError
     Ok(app_meta::table
         .find(key)
         .select(app_meta::value)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

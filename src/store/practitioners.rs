@@ -38,7 +38,7 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<PractitionerRow>,
     Ok(practitioners::table
         .find(id)
         .select(PractitionerRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -199,7 +199,7 @@ pub fn insert_closure(
     Ok(closures::table
         .find(&id)
         .select(ClosureRow::as_select())
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// Closures overlapping `range` that apply to the practitioner (its own

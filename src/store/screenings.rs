@@ -85,7 +85,7 @@ pub fn by_token_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<Scree
     screenings::table
         .filter(screenings::token_hash.eq(hash))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Screening::try_from)
         .transpose()
@@ -98,7 +98,7 @@ pub fn by_consultation(
     screenings::table
         .filter(screenings::consultation_id.eq(consultation_id))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Screening::try_from)
         .transpose()

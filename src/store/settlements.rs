@@ -91,7 +91,7 @@ pub fn redemption_of(
     let row = redemptions::table
         .filter(redemptions::deposit_id.eq(deposit_id))
         .select(RedemptionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|r| {
         Ok(Redemption {
@@ -207,7 +207,7 @@ pub fn refund_of(conn: &mut DbConnection, deposit_id: &str) -> Result<Option<Ref
     let row = refunds::table
         .filter(refunds::deposit_id.eq(deposit_id))
         .select(RefundRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|r| {
         Ok(Refund {

@@ -132,7 +132,7 @@ pub fn by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<Treatment>,
     treatments::table
         .filter(treatments::slug.eq(slug))
         .select(TreatmentRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Treatment::try_from)
         .transpose()
@@ -142,7 +142,7 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Treatment>, DbE
     treatments::table
         .find(id)
         .select(TreatmentRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Treatment::try_from)
         .transpose()

@@ -104,7 +104,7 @@ pub fn endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>, D
     Ok(webhook_endpoints::table
         .find(id)
         .select(EndpointRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(Endpoint::from))
 }
@@ -438,7 +438,7 @@ pub fn delivery(conn: &mut DbConnection, id: &str) -> Result<Option<Delivery>, D
         .inner_join(outbox_events::table)
         .filter(webhook_deliveries::id.eq(id))
         .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
-        .first::<(DeliveryRow, OutboxEvent)>(conn)
+        .get_result::<(DeliveryRow, OutboxEvent)>(conn)
         .optional()?
         .map(|(r, e)| to_delivery(r, e)))
 }

@@ -402,10 +402,19 @@ async fn tokens_only_open_their_own_booking() {
     app.get(&format!("/v1/consultations/{a}"), Some(token_b))
         .await
         .assert_problem(404, "not_found");
+    // No credentials, or a token that opens no booking: 401, the same
+    // whether or not the booking exists.
     app.get(&format!("/v1/consultations/{a}"), None)
         .await
-        .assert_problem(404, "not_found");
+        .assert_problem(401, "unauthorized");
     app.get(&format!("/v1/consultations/{a}"), Some("mt_forged"))
+        .await
+        .assert_problem(401, "unauthorized");
+    let missing = uuid::Uuid::new_v4();
+    app.get(&format!("/v1/consultations/{missing}"), None)
+        .await
+        .assert_problem(401, "unauthorized");
+    app.get(&format!("/v1/consultations/{missing}"), Some(&token_a))
         .await
         .assert_problem(404, "not_found");
     app.post(

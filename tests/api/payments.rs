@@ -530,10 +530,19 @@ async fn the_manual_provider_works_end_to_end_without_stripe() {
     )
     .await
     .assert_problem(409, "deposit_settled");
-    // Webhooks are not served without Stripe.
+    // Webhooks are not served without Stripe (an unsigned one is refused first).
     app.post("/v1/webhooks/stripe", None, &json!({}))
         .await
-        .assert_problem(404, "not_found");
+        .assert_problem(400, "invalid_signature");
+    let signed = app
+        .send(
+            app.client
+                .post(app.url("/v1/webhooks/stripe"))
+                .header("Stripe-Signature", "t=1,v1=00")
+                .json(&json!({})),
+        )
+        .await;
+    signed.assert_problem(404, "not_found");
 }
 
 #[tokio::test]

@@ -40,10 +40,13 @@ pub enum BookingAuth {
 }
 
 impl BookingAuth {
-    /// The actor, or 404 for anonymous requests.
+    /// The actor; 401 without credentials. (Whether the booking exists is
+    /// never told apart: another booking's token gets 404 from `load`.)
     pub fn actor(&self) -> Result<Actor, ApiError> {
         match self {
-            BookingAuth::None => Err(ApiError::NotFound("consultation")),
+            BookingAuth::None => Err(ApiError::Unauthorized(
+                "This route needs the booking's manage token (Authorization: Bearer mt_…) or an API key.",
+            )),
             BookingAuth::ManageToken(hash) => Ok(Actor::Client(hash.clone())),
             BookingAuth::Key(identity) => Ok(key_actor(identity)),
         }
@@ -76,9 +79,24 @@ impl FromRequest for BookingAuth {
         Box::pin(async move {
             let token = auth::bearer(&req)?.map(str::to_owned);
             match token.as_deref().and_then(SecretKind::of) {
-                Some(SecretKind::ManageToken) => Ok(BookingAuth::ManageToken(secrets::hash(
-                    &token.unwrap_or_default(),
-                ))),
+                Some(SecretKind::ManageToken) => {
+                    // A token that opens no booking is not a credential at all.
+                    let hash = secrets::hash(&token.unwrap_or_default());
+                    let state = req
+                        .app_data::<web::Data<AppState>>()
+                        .ok_or_else(|| ApiError::internal("application state missing"))?
+                        .clone();
+                    let h = hash.clone();
+                    let known = state
+                        .db
+                        .run(move |conn| store::by_manage_token_hash(conn, &h))
+                        .await?
+                        .is_some();
+                    if !known {
+                        return Err(ApiError::Unauthorized("The manage token is unknown."));
+                    }
+                    Ok(BookingAuth::ManageToken(hash))
+                }
                 Some(SecretKind::ApiKey) => Ok(auth::identify(&req)
                     .await?
                     .map_or(BookingAuth::None, BookingAuth::Key)),
@@ -97,11 +115,12 @@ pub struct ClientInput {
     pub full_name: String,
     #[schema(format = "email", max_length = 254, example = "alex@example.com")]
     pub email: String,
-    /// A phone number: digits, spaces, `+`, `-`, `(`, `)`; 7 to 32 characters.
+    /// A phone number: an optional `+`, then digits, spaces, `-`, `(` and
+    /// `)`, starting and ending with a digit; 7 to 32 characters.
     #[schema(
         min_length = 7,
         max_length = 32,
-        pattern = "^[0-9+()\\- ]{7,32}$",
+        pattern = r"^\+?[0-9][0-9 ()-]{5,29}[0-9]$",
         example = "+44 7700 900123"
     )]
     pub phone: String,
@@ -140,11 +159,15 @@ pub struct BookingRequest {
     pub accept_cancellation_policy: bool,
 }
 
+/// `^\+?[0-9][0-9 ()-]{5,29}[0-9]$`, as the schema says.
 fn is_phone(s: &str) -> bool {
-    let n = s.chars().count();
-    (7..=32).contains(&n)
-        && s.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
-        && s.chars().filter(char::is_ascii_digit).count() >= 7
+    let body = s.strip_prefix('+').unwrap_or(s).as_bytes();
+    (7..=31).contains(&body.len())
+        && body[0].is_ascii_digit()
+        && body[body.len() - 1].is_ascii_digit()
+        && body
+            .iter()
+            .all(|c| c.is_ascii_digit() || b" ()-".contains(c))
 }
 
 fn is_email(s: &str) -> bool {
@@ -265,10 +288,12 @@ pub async fn create(
         BookingAuth::Key(identity) => format!("key:{}", identity.key_id),
         _ => format!("anon:{}", &secrets::hash(&booking.screening_token)[..16]),
     };
-    idempotency::run(&state, &req, &caller, &digest, |ticket| {
+    let answer = idempotency::run(&state, &req, &caller, &digest, |ticket| {
         booking::create(&state, booker, booking, ticket)
     })
-    .await
+    .await;
+    state.cache.invalidate_availability();
+    answer
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -399,7 +424,7 @@ pub async fn cancel(
     let actor = auth.actor()?;
     let ValidJson(input, digest) = body;
     let id = path.id.to_string();
-    idempotency::run(&state, &req, &auth.caller(), &digest, |_| async {
+    let answer = idempotency::run(&state, &req, &auth.caller(), &digest, |_| async {
         let now = state.now();
         let (st, i, a, dry_run, reason) = (
             state.clone(),
@@ -464,7 +489,9 @@ pub async fn cancel(
             location: None,
         })
     })
-    .await
+    .await;
+    state.cache.invalidate_availability();
+    answer
 }
 
 /// Where to move a booking.
@@ -511,7 +538,7 @@ pub async fn reschedule(
     let actor = auth.actor()?;
     let ValidJson(input, digest) = body;
     let id = path.id.to_string();
-    idempotency::run(&state, &req, &auth.caller(), &digest, |ticket| async {
+    let answer = idempotency::run(&state, &req, &auth.caller(), &digest, |ticket| async {
         let now = state.now();
         let st = state.clone();
         state
@@ -541,7 +568,9 @@ pub async fn reschedule(
             })
             .await
     })
-    .await
+    .await;
+    state.cache.invalidate_availability();
+    answer
 }
 
 /// Add to calendar
@@ -611,7 +640,10 @@ pub struct ListQuery {
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     /// Only these statuses (comma-separated), e.g. `confirmed,pending_deposit`.
-    #[param(example = "confirmed")]
+    #[param(
+        example = "confirmed",
+        pattern = "^(pending_deposit|confirmed|attended|no_show|cancelled|expired)(,(pending_deposit|confirmed|attended|no_show|cancelled|expired))*$"
+    )]
     pub status: Option<String>,
     pub practitioner_id: Option<uuid::Uuid>,
     /// Page size (1–100, default 50).
@@ -632,9 +664,8 @@ pub struct ConsultationList {
 fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {
     raw.map(|s| {
         s.split(',')
-            .filter(|p| !p.is_empty())
             .map(|p| {
-                Status::parse(p.trim()).ok_or_else(|| {
+                Status::parse(p).ok_or_else(|| {
                     ApiError::field(
                         "status",
                         "invalid",
@@ -674,16 +705,11 @@ pub async fn list(
     supported_date("to", q.to)?;
     let tz = state.settings.clinic_timezone;
     let local_midnight = |d: NaiveDate| crate::domain::slots::local_midnight(tz, d);
-    let after = match &q.cursor {
-        Some(c) => {
-            let parts = pagination::decode(c, 2)?;
-            let at = parts[0].parse::<DateTime<Utc>>().map_err(|_| {
-                ApiError::field("cursor", "invalid", "is not a cursor this API issued")
-            })?;
-            Some((at, parts[1].clone()))
-        }
-        None => None,
-    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(pagination::decode_time)
+        .transpose()?;
     let actor = key_actor(&key.identity);
     let filter = ListFilter {
         from: q.from.map(local_midnight),
@@ -709,7 +735,7 @@ pub async fn list(
             let cursor = more
                 .then(|| {
                     rows.last()
-                        .map(|c| pagination::encode(&[&c.starts_at.to_rfc3339(), &c.id]))
+                        .map(|c| pagination::encode_time(c.starts_at, &c.id))
                 })
                 .flatten();
             let mut items = Vec::with_capacity(rows.len());

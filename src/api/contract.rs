@@ -1,0 +1,253 @@
+//! Rules the server enforces on every request, written into the OpenAPI
+//! document so that the contract states exactly what is accepted: text
+//! without control characters, bounded dates, cursors, idempotency keys.
+//! Applied once to the generated document (see [`super::openapi`]).
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Map, Value};
+
+/// Text in a JSON body: no control characters but tab and line breaks
+/// (`decode_json` refuses them anywhere in a body).
+pub const BODY_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+/// Required text: as [`BODY_TEXT`], with at least one character that is
+/// not white space (Unicode White_Space, as the server's `trim` counts it).
+pub const REQUIRED_TEXT: &str = r"^[ \t\n\r\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^ \t\n\r\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+/// Text in a URL: no encoded control characters (refused before routing).
+pub const URL_TEXT: &str = r"^[^\u0000-\u001F\u007F]*$";
+/// Dates and instants between the years 1900 and 2200.
+pub const SUPPORTED_YEARS: &str = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-";
+/// A list cursor: a sort key and an id (see `pagination`).
+pub const CURSOR: &str =
+    r"^-?[0-9]{1,18}~[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+/// A treatment slug.
+pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
+/// An `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY: &str = r"^[!-~]+$";
+
+/// Fields checked as required, non-blank text, with their largest length.
+const REQUIRED_TEXT_FIELDS: &[(&str, &str, u64)] = &[
+    ("TreatmentInput", "name", 120),
+    ("TreatmentInput", "summary", 500),
+    ("TreatmentInput", "description", 20_000),
+    ("TreatmentInput", "anaesthetic", 500),
+    ("ResultsOnset", "description", 500),
+    ("FaqInput", "question", 300),
+    ("FaqInput", "answer", 5000),
+    ("PractitionerInput", "name", 120),
+    ("PractitionerInput", "title", 120),
+    ("ClosureInput", "reason", 200),
+    ("ManualPayment", "reference", 200),
+    ("RefundRequest", "reason", 500),
+    ("ClientInput", "full_name", 200),
+];
+
+/// Arrays whose items must be distinct.
+const UNIQUE_ITEMS: &[(&str, &str)] = &[
+    ("TreatmentInput", "injectables"),
+    ("TreatmentInput", "contraindications"),
+    ("ReorderInput", "ids"),
+];
+
+/// Dates in bodies that are held to the supported years.
+const BODY_DATES: &[(&str, &str)] = &[
+    ("ClosureInput", "starts_at"),
+    ("ClosureInput", "ends_at"),
+    ("ClosureInput", "from_date"),
+    ("ClosureInput", "to_date"),
+];
+
+fn is_string(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    }
+}
+
+fn is_free_text(schema: &Value) -> bool {
+    is_string(schema)
+        && schema.get("pattern").is_none()
+        && schema.get("enum").is_none()
+        && schema.get("format").is_none()
+        && schema.get("const").is_none()
+}
+
+/// Every component named by a `$ref` inside `value`.
+fn refs(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                    out.insert(name.to_owned());
+                }
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Components reachable from request bodies.
+fn request_components(doc: &Value) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for item in doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            if let Some(body) = op.get("requestBody") {
+                refs(body, &mut found);
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    loop {
+        let mut more = BTreeSet::new();
+        for name in &found {
+            refs(&schemas[name], &mut more);
+        }
+        let before = found.len();
+        found.extend(more);
+        if found.len() == before {
+            return found;
+        }
+    }
+}
+
+/// Adds the body-text pattern to every free-text string in a schema.
+fn pattern_body_text(schema: &mut Value) {
+    if is_free_text(schema) {
+        schema["pattern"] = json!(BODY_TEXT);
+    }
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.values_mut().for_each(pattern_body_text);
+    }
+    if let Some(items) = schema.get_mut("items") {
+        pattern_body_text(items);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(Value::Array(parts)) = schema.get_mut(key) {
+            parts.iter_mut().for_each(pattern_body_text);
+        }
+    }
+}
+
+fn property<'a>(
+    doc: &'a mut Value,
+    schema: &str,
+    prop: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    doc["components"]["schemas"][schema]["properties"][prop].as_object_mut()
+}
+
+fn refine_parameter(param: &mut Value) {
+    let name = param["name"].as_str().unwrap_or_default().to_owned();
+    let location = param["in"].as_str().unwrap_or_default().to_owned();
+    let schema = &mut param["schema"];
+    if name == "Idempotency-Key" {
+        *schema =
+            json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY});
+        return;
+    }
+    if name == "cursor" {
+        schema["pattern"] = json!(CURSOR);
+        return;
+    }
+    if location == "path" && name == "slug" {
+        schema["pattern"] = json!(SLUG);
+        schema["maxLength"] = json!(80);
+        return;
+    }
+    match schema.get("format").and_then(Value::as_str) {
+        Some("date") | Some("date-time") => schema["pattern"] = json!(SUPPORTED_YEARS),
+        _ if is_free_text(schema) => schema["pattern"] = json!(URL_TEXT),
+        _ => {}
+    }
+}
+
+/// Writes the server's request rules into the document (as JSON).
+pub fn refine(doc: &mut Value) {
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            if let Some(Value::Array(params)) = op.get_mut("parameters") {
+                params.iter_mut().for_each(refine_parameter);
+            }
+        }
+    }
+    for name in request_components(doc) {
+        pattern_body_text(&mut doc["components"]["schemas"][&name]);
+    }
+    for (schema, prop, max) in REQUIRED_TEXT_FIELDS {
+        if let Some(p) = property(doc, schema, prop) {
+            p.insert("pattern".into(), json!(REQUIRED_TEXT));
+            p.insert("maxLength".into(), json!(max));
+        }
+    }
+    if let Some(items) = doc["components"]["schemas"]["TreatmentInput"]["properties"]
+        ["side_effects"]
+        .get_mut("items")
+        .and_then(Value::as_object_mut)
+    {
+        items.insert("pattern".into(), json!(REQUIRED_TEXT));
+        items.insert("maxLength".into(), json!(200));
+    }
+    for (schema, prop) in UNIQUE_ITEMS {
+        if let Some(p) = property(doc, schema, prop) {
+            p.insert("uniqueItems".into(), json!(true));
+        }
+    }
+    for (schema, prop) in BODY_DATES {
+        if let Some(p) = property(doc, schema, prop) {
+            p.insert("pattern".into(), json!(SUPPORTED_YEARS));
+        }
+    }
+    if let Some(p) = property(doc, "BookingRequest", "accept_cancellation_policy") {
+        p.insert("const".into(), json!(true));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_gets_the_body_pattern_and_formats_do_not() {
+        let mut s = json!({"type": "object", "properties": {
+            "a": {"type": "string"},
+            "b": {"type": ["string", "null"]},
+            "c": {"type": "string", "format": "uuid"},
+            "d": {"type": "array", "items": {"type": "string"}}
+        }});
+        pattern_body_text(&mut s);
+        assert_eq!(s["properties"]["a"]["pattern"], BODY_TEXT);
+        assert_eq!(s["properties"]["b"]["pattern"], BODY_TEXT);
+        assert!(s["properties"]["c"].get("pattern").is_none());
+        assert_eq!(s["properties"]["d"]["items"]["pattern"], BODY_TEXT);
+    }
+
+    #[test]
+    fn the_patterns_agree_with_the_servers_checks() {
+        // Spot checks of the character classes against is_clean_text.
+        use crate::domain::dates::is_clean_text;
+        for (text, clean) in [
+            ("tab\there", true),
+            ("line\nbreak", true),
+            ("nul\u{0}", false),
+            ("c1\u{85}", false),
+        ] {
+            assert_eq!(is_clean_text(text), clean, "{text:?}");
+        }
+        assert!(BODY_TEXT.contains(r"\u007F-\u009F"));
+    }
+}
