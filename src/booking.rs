@@ -368,12 +368,13 @@ fn create_records(
         updated_at: now,
     };
     deposits::insert(conn, &deposit)?;
-    events::consultation_changed(
+    events::consultation_recorded(
         conn,
         &booker.label(),
         Kind::ConsultationCreated,
-        &consultation.id,
         None,
+        &consultation,
+        Some(&deposit),
         now,
     )?;
     if !screenings::attach(conn, &screening.id, &consultation.id)? {
@@ -385,18 +386,23 @@ fn create_records(
     Ok((consultation, deposit, token))
 }
 
+/// The 201 answer for a booking, from the records as they stand.
 fn created_response(
     conn: &mut DbConnection,
     state: &AppState,
-    consultation_id: &str,
+    consultation: &Consultation,
+    deposit: &Deposit,
     token: &str,
     audience: Audience,
 ) -> Result<StoredResponse, ApiError> {
-    let body = view::created(conn, state, consultation_id, token, audience)?;
+    let body = view::BookingCreated {
+        consultation: view::render(conn, state, consultation.clone(), deposit.clone(), audience)?,
+        manage_token: token.to_owned(),
+    };
     Ok(StoredResponse {
         status: 201,
         body: serde_json::to_string(&body).map_err(ApiError::internal)?,
-        location: Some(format!("/v1/consultations/{consultation_id}")),
+        location: Some(format!("/v1/consultations/{}", consultation.id)),
     })
 }
 
@@ -425,16 +431,18 @@ pub async fn create(
                 }
                 let (c, d, token) =
                     create_records(conn, &st.settings, provider, &booker, &input, now)?;
-                if let Some(t) = &t {
-                    idempotency::set_resource(conn, t, &c.id)?;
-                }
                 // Nothing to ask a provider: answer in this transaction.
                 if provider == "manual" {
-                    let response = created_response(conn, &st, &c.id, &token, audience)?;
+                    let response = created_response(conn, &st, &c, &d, &token, audience)?;
                     if let Some(t) = &t {
                         idempotency::complete(conn, t, &response)?;
                     }
                     return Ok((c, d, token, Some(response)));
+                }
+                // The provider is asked next: a retry after a crash resumes
+                // this booking instead of making another.
+                if let Some(t) = &t {
+                    idempotency::set_resource(conn, t, &c.id)?;
                 }
                 Ok((c, d, token, None))
             })
@@ -482,7 +490,10 @@ pub async fn create(
                         now,
                     )?;
                 }
-                let response = created_response(conn, &st, &consultation.id, &token, audience)?;
+                // Read back: a webhook may have moved things meanwhile.
+                let c = consultations::get(conn, &consultation.id)?.ok_or(DbError::NotFound)?;
+                let d = deposits::get(conn, &deposit.id)?.ok_or(DbError::NotFound)?;
+                let response = created_response(conn, &st, &c, &d, &token, audience)?;
                 if let Some(t) = &ticket {
                     idempotency::complete(conn, t, &response)?;
                 }

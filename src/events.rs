@@ -231,17 +231,34 @@ pub fn consultation_changed(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let after = consultations::get(conn, id)?.ok_or(DbError::NotFound)?;
+    consultation_recorded(conn, actor, kind, before, &after, None, now)
+}
+
+/// Like [`consultation_changed`], when the caller holds the consultation as
+/// it now is (and its deposit, if known): nothing is read back.
+pub fn consultation_recorded(
+    conn: &mut DbConnection,
+    actor: &str,
+    kind: Kind,
+    before: Option<&Consultation>,
+    after: &Consultation,
+    deposit: Option<&Deposit>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     audit(
         conn,
         actor,
         kind.as_str(),
         "consultation",
-        id,
+        &after.id,
         before.map(consultation_state),
-        Some(consultation_state(&after)),
+        Some(consultation_state(after)),
         now,
     )?;
-    publish(conn, kind, &after, now)
+    match deposit {
+        Some(d) => publish_with(conn, kind, after, Some(d), now),
+        None => publish(conn, kind, after, now),
+    }
 }
 
 /// Records a change of a deposit (audit, and the outbox when published).
@@ -280,6 +297,19 @@ fn publish(
         return Ok(());
     }
     let deposit = deposits::by_consultation(conn, &c.id)?;
+    publish_with(conn, kind, c, deposit.as_ref(), now)
+}
+
+fn publish_with(
+    conn: &mut DbConnection,
+    kind: Kind,
+    c: &Consultation,
+    deposit: Option<&Deposit>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    if !kind.is_published() {
+        return Ok(());
+    }
     let id = ordered_id();
     let mut consultation = consultation_state(c);
     consultation["id"] = json!(c.id);
@@ -289,7 +319,7 @@ fn publish(
         "occurred_at": now,
         "data": {
             "consultation": consultation,
-            "deposit": deposit.as_ref().map(|d| json!({
+            "deposit": deposit.map(|d| json!({
                 "id": d.id,
                 "status": d.status.as_str(),
                 "amount": d.amount,
