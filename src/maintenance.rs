@@ -4,6 +4,7 @@
 use actix_web::web;
 use chrono::Duration;
 
+use crate::db::write_transaction;
 use crate::state::AppState;
 use crate::{booking, store};
 
@@ -31,12 +32,15 @@ pub async fn run_once(state: &AppState) -> Result<Report, crate::db::DbError> {
                 holds_expired: expired.len(),
                 payments_reconciled,
                 refunds_made,
-                screenings_purged: store::screenings::purge_unattached(conn, screening_cutoff)?,
-                idempotency_records_purged: store::idempotency::purge_expired(conn, now)?,
-                rate_limit_windows_purged: store::rate_limits::purge(
-                    conn,
-                    now - Duration::minutes(10),
-                )?,
+                screenings_purged: write_transaction(conn, |conn| {
+                    store::screenings::purge_unattached(conn, screening_cutoff)
+                })?,
+                idempotency_records_purged: write_transaction(conn, |conn| {
+                    store::idempotency::purge_expired(conn, now)
+                })?,
+                rate_limit_windows_purged: write_transaction(conn, |conn| {
+                    store::rate_limits::purge(conn, now - Duration::minutes(10))
+                })?,
                 ended_bookings_anonymised: crate::privacy::purge_ended_bookings(
                     conn,
                     now - Duration::days(i64::from(retention.ended_booking_days)),

@@ -153,16 +153,18 @@ pub fn purge_ended_bookings(
     if ids.is_empty() {
         return Ok(0);
     }
-    write_transaction(conn, |conn| strip_consultations(conn, &ids, now))?;
-    events::audit(
-        conn,
-        events::actor::SYSTEM,
-        "retention.bookings_purged",
-        "consultation",
-        "*",
-        None,
-        Some(serde_json::json!({ "count": ids.len() })),
-        now,
-    )?;
+    write_transaction(conn, |conn| {
+        strip_consultations(conn, &ids, now)?;
+        events::audit(
+            conn,
+            events::actor::SYSTEM,
+            "retention.bookings_purged",
+            "consultation",
+            "*",
+            None,
+            Some(serde_json::json!({ "count": ids.len() })),
+            now,
+        )
+    })?;
     Ok(ids.len())
 }

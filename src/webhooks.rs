@@ -48,7 +48,7 @@ pub async fn pass(state: &AppState) -> Result<Pass, DbError> {
         let h = head.clone();
         if state
             .db
-            .run(move |conn| store::claim(conn, &h, lease))
+            .run(move |conn| write_transaction(conn, |conn| store::claim(conn, &h, lease)))
             .await?
         {
             claimed.push(head);

@@ -12,7 +12,7 @@ use crate::api::deposits::{self as deposit_api, DepositRecord};
 use crate::api::extract::supported_date;
 use crate::api::{pagination, ProblemResponses};
 use crate::auth::{AdminKey, StaffKey};
-use crate::db::{DbConnection, DbError};
+use crate::db::{write_transaction, DbConnection, DbError};
 use crate::error::ApiError;
 use crate::events;
 use crate::state::AppState;
@@ -274,16 +274,18 @@ pub async fn export(
                     ..Default::default()
                 },
             )?;
-            events::audit(
-                conn,
-                &who,
-                "client.exported",
-                "client",
-                &id,
-                None,
-                None,
-                now,
-            )?;
+            write_transaction(conn, |conn| {
+                events::audit(
+                    conn,
+                    &who,
+                    "client.exported",
+                    "client",
+                    &id,
+                    None,
+                    None,
+                    now,
+                )
+            })?;
             Ok::<_, ApiError>(ClientExport {
                 exported_at: now,
                 client,

@@ -145,10 +145,10 @@ where
             // Most work stores its answer itself, in its own transaction:
             // only write (and sync) when it did not.
             Some(stored) if idempotency::is_in_flight(conn, &t)? => {
-                idempotency::complete(conn, &t, stored)
+                write_transaction(conn, |conn| idempotency::complete(conn, &t, stored))
             }
             Some(_) => Ok(()),
-            None => idempotency::release(conn, &t),
+            None => write_transaction(conn, |conn| idempotency::release(conn, &t)),
         })
         .await;
     if let Err(e) = finish {

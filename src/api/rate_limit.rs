@@ -7,6 +7,7 @@
 use actix_web::HttpRequest;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
+use crate::db::write_transaction;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::rate_limits;
@@ -55,7 +56,7 @@ pub async fn check(
     );
     let hits = state
         .db
-        .run(move |conn| rate_limits::hit(conn, &bucket, start))
+        .run(move |conn| write_transaction(conn, |conn| rate_limits::hit(conn, &bucket, start)))
         .await?;
     if u32::try_from(hits).unwrap_or(u32::MAX) > limit {
         let reset = start + Duration::seconds(WINDOW_SECONDS);

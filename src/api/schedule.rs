@@ -291,23 +291,25 @@ pub async fn create_practitioner(
     let p = state
         .db
         .run(move |conn| {
-            let row = store::insert(
-                conn,
-                input.name.trim(),
-                input.title.trim(),
-                input.active,
-                now,
-            )?;
-            staff_audit(
-                conn,
-                &staff,
-                "practitioner.created",
-                "practitioner",
-                &row.id,
-                practitioner_state(&row),
-                now,
-            )?;
-            practitioner_view(conn, row)
+            write_transaction(conn, |conn| {
+                let row = store::insert(
+                    conn,
+                    input.name.trim(),
+                    input.title.trim(),
+                    input.active,
+                    now,
+                )?;
+                staff_audit(
+                    conn,
+                    &staff,
+                    "practitioner.created",
+                    "practitioner",
+                    &row.id,
+                    practitioner_state(&row),
+                    now,
+                )?;
+                practitioner_view(conn, row)
+            })
         })
         .await?;
     state.cache.invalidate_availability();
@@ -337,28 +339,30 @@ pub async fn update_practitioner(
     let p = state
         .db
         .run(move |conn| {
-            match store::update(
-                conn,
-                &id,
-                input.name.trim(),
-                input.title.trim(),
-                input.active,
-                now,
-            )? {
-                Some(row) => {
-                    staff_audit(
-                        conn,
-                        &staff,
-                        "practitioner.updated",
-                        "practitioner",
-                        &row.id,
-                        practitioner_state(&row),
-                        now,
-                    )?;
-                    practitioner_view(conn, row).map(Some)
+            write_transaction(conn, |conn| {
+                match store::update(
+                    conn,
+                    &id,
+                    input.name.trim(),
+                    input.title.trim(),
+                    input.active,
+                    now,
+                )? {
+                    Some(row) => {
+                        staff_audit(
+                            conn,
+                            &staff,
+                            "practitioner.updated",
+                            "practitioner",
+                            &row.id,
+                            practitioner_state(&row),
+                            now,
+                        )?;
+                        practitioner_view(conn, row).map(Some)
+                    }
+                    None => Ok(None),
                 }
-                None => Ok(None),
-            }
+            })
         })
         .await?
         .ok_or(ApiError::NotFound("practitioner"))?;

@@ -10,6 +10,7 @@ use validator::{Validate, ValidationErrors};
 
 use crate::api::extract::{calendar_date, optional_calendar_date, ValidJson};
 use crate::api::ProblemResponses;
+use crate::db::write_transaction;
 use crate::domain::eligibility::{self, HealthAnswers, Outcome, Reason, ScreeningPolicy};
 use crate::error::{ApiError, FieldError};
 use crate::secrets::{self, SecretKind};
@@ -184,25 +185,23 @@ pub async fn create(
             let id = new_id();
             // An ineligible screening keeps only its outcome: no date of
             // birth, no reasons, no age.
-            store::insert(
-                conn,
-                &Screening {
-                    id: id.clone(),
-                    outcome: assessment.outcome,
-                    reason_codes: if eligible {
-                        assessment.reasons.iter().map(|r| r.code).collect()
-                    } else {
-                        Vec::new()
-                    },
-                    date_of_birth: eligible.then_some(request.date_of_birth),
-                    judged_on,
-                    age: eligible.then_some(assessment.age),
-                    token_hash: token.as_deref().map(secrets::hash),
-                    expires_at,
-                    consultation_id: None,
-                    created_at: now,
+            let screening = Screening {
+                id: id.clone(),
+                outcome: assessment.outcome,
+                reason_codes: if eligible {
+                    assessment.reasons.iter().map(|r| r.code).collect()
+                } else {
+                    Vec::new()
                 },
-            )?;
+                date_of_birth: eligible.then_some(request.date_of_birth),
+                judged_on,
+                age: eligible.then_some(assessment.age),
+                token_hash: token.as_deref().map(secrets::hash),
+                expires_at,
+                consultation_id: None,
+                created_at: now,
+            };
+            write_transaction(conn, |conn| store::insert(conn, &screening))?;
             Ok::<_, ApiError>(ScreeningResult {
                 id,
                 outcome: assessment.outcome,

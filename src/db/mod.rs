@@ -1,6 +1,7 @@
 //! Database access: one connection type over SQLite and PostgreSQL, a pool,
 //! embedded migrations, and the one place backend-specific SQL is chosen.
 
+mod group_commit;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -215,6 +216,9 @@ pub struct Db {
     /// One permit per pooled connection: database work beyond that waits
     /// here, asynchronously, instead of piling up blocked threads.
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// SQLite only: the writer that write transactions run on, so that
+    /// concurrent ones share a commit.
+    group: Option<std::sync::Arc<group_commit::GroupCommit>>,
 }
 
 /// Why the database could not be opened, naming the URL with the password masked.
@@ -237,6 +241,9 @@ impl Db {
             ensure_parent_dir(path).map_err(|e| fail(e.to_string()))?;
         }
         let manager = ConnectionManager { url: url.clone() };
+        let group = url
+            .is_sqlite()
+            .then(|| std::sync::Arc::new(group_commit::GroupCommit::new(manager.clone())));
         // Check one connection first, so a bad URL is one clear line.
         manager
             .connect()
@@ -254,6 +261,7 @@ impl Db {
             pool,
             url: url.clone(),
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
+            group,
         })
     }
 
@@ -267,7 +275,8 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs blocking database work on the blocking thread pool.
+    /// Runs blocking database work on the blocking thread pool. On SQLite,
+    /// its write transactions join the group commit.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -275,6 +284,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let group = self.group.clone();
         let permit = self
             .permits
             .clone()
@@ -283,6 +293,7 @@ impl Db {
             .map_err(|_| DbError::Unavailable("the database handle is closed".into()))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _group = group.as_ref().map(group_commit::enter);
             let mut conn = pool.get().map_err(DbError::from)?;
             work(&mut conn)
         })
@@ -329,14 +340,20 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     }
 }
 
-/// The queue of this process's SQLite writers (one database per process in
-/// production; tests share it harmlessly). Write transactions never nest.
+/// The queue of SQLite writers outside `Db::run` (start-up and CLI
+/// commands; tests share it harmlessly).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `work` in a transaction that takes the write lock up front on SQLite
 /// (`BEGIN IMMEDIATE`, so a read-then-write cannot interleave with another
 /// writer) and a normal transaction on PostgreSQL, where constraints and row
-/// locks decide races. Inside `work`, `conn.transaction` nests as a savepoint.
+/// locks decide races. Inside `work`, `conn.transaction` (or another
+/// `write_transaction`) nests as a savepoint.
+///
+/// Under `Db::run` on SQLite, `work` runs on the database's writer
+/// connection as part of a group commit (see `group_commit`): concurrent
+/// write transactions share one `COMMIT` and its fsync, and this returns
+/// once that commit is done.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -347,6 +364,12 @@ where
     let DbConnection::Sqlite(inner) = conn else {
         return conn.transaction(work);
     };
+    if group_commit::in_job() {
+        return conn.transaction(work);
+    }
+    if let Some(group) = group_commit::current() {
+        return group.run(work);
+    }
     // SQLite has one writer at a time. Writers of this process queue on a
     // mutex rather than in SQLite's busy handler, which sleeps in growing
     // steps and leaves the lock idle while waiters doze. (Other processes

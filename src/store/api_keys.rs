@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::auth::Role;
 use crate::db::schema::api_keys;
-use crate::db::{DbConnection, DbError};
+use crate::db::{write_transaction, DbConnection, DbError};
 use crate::secrets::{self, SecretKind};
 
 use super::{from_db, new_id, to_db};
@@ -96,9 +96,11 @@ pub fn authenticate(
         .last_used_at
         .is_none_or(|t| now - from_db(t) > chrono::Duration::minutes(5));
     if stale {
-        diesel::update(api_keys::table.find(&row.id))
-            .set(api_keys::last_used_at.eq(Some(to_db(now))))
-            .execute(conn)?;
+        write_transaction(conn, |conn| {
+            diesel::update(api_keys::table.find(&row.id))
+                .set(api_keys::last_used_at.eq(Some(to_db(now))))
+                .execute(conn)
+        })?;
     }
     Ok(Some(row))
 }
