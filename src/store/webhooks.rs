@@ -251,10 +251,13 @@ pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Resul
                 Err(e) => return Err(e),
             }
         }
-        diesel::update(outbox_events::table.find(&event.id))
-            .set(outbox_events::dispatched.eq(true))
-            .execute(conn)?;
     }
+    // One statement for the whole pass (at most `limit` ids).
+    diesel::update(
+        outbox_events::table.filter(outbox_events::id.eq_any(events.iter().map(|e| &e.id))),
+    )
+    .set(outbox_events::dispatched.eq(true))
+    .execute(conn)?;
     Ok(events.len())
 }
 

@@ -118,11 +118,21 @@ impl Stats {
     }
 }
 
+/// A block of a million phone numbers per tag (FNV-1a of the tag).
+fn phone_base(tag: &str) -> u64 {
+    let hash = tag.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % 1000) * 1_000_000
+}
+
 struct BookCtx {
     client: reqwest::Client,
     base: String,
     practitioner: String,
     tag: String,
+    /// Phone numbers of this run start here (from the tag).
+    phone_base: u64,
     idempotency: bool,
     staff_key: Option<String>,
     confirm_per_mille: u64,
@@ -216,7 +226,10 @@ impl BookCtx {
             "client": {
                 "full_name": format!("Bench Client {n}"),
                 "email": format!("bench-{}-{n}@example.com", self.tag),
-                "phone": "+44 7700 900123",
+                // Each client its own number, as in life, and unique across
+                // runs (tags), so the cap on unpaid holds per contact counts
+                // one booking, not every one.
+                "phone": format!("+44 7{:09}", self.phone_base + n % 1_000_000),
                 "date_of_birth": dob,
             },
             "screening_token": token,
@@ -318,6 +331,7 @@ async fn book(args: &Args) -> Result<Value, String> {
         base: args.req("base")?.trim_end_matches('/').to_owned(),
         practitioner: args.req("practitioner")?.to_owned(),
         tag: args.str("tag").unwrap_or("run").to_owned(),
+        phone_base: phone_base(args.str("tag").unwrap_or("run")),
         idempotency: args.str("idempotency").is_some(),
         staff_key: args.str("staff-key").map(str::to_owned),
         confirm_per_mille: (args.num("confirm-fraction")?.unwrap_or(0.0) * 1000.0) as u64,

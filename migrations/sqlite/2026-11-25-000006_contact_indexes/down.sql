@@ -1,0 +1,2 @@
+DROP INDEX consultations_contact_phone;
+DROP INDEX consultations_contact_email;
