@@ -205,7 +205,7 @@ pub fn audit(
     after: Option<Value>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::insert_into(audit_events::table)
+    crate::native!(conn, |db| diesel::insert_into(audit_events::table)
         .values((
             audit_events::id.eq(ordered_id()),
             audit_events::occurred_at.eq(to_db(now)),
@@ -216,7 +216,7 @@ pub fn audit(
             audit_events::before_state.eq(before.map(|v| v.to_string())),
             audit_events::after_state.eq(after.map(|v| v.to_string())),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
@@ -329,7 +329,7 @@ fn publish_with(
     let partner = (c.channel == channel::PARTNER)
         .then(|| c.booked_by_key_id.clone())
         .flatten();
-    diesel::insert_into(outbox_events::table)
+    crate::native!(conn, |db| diesel::insert_into(outbox_events::table)
         .values((
             outbox_events::id.eq(&id),
             outbox_events::event_type.eq(kind.as_str()),
@@ -339,7 +339,7 @@ fn publish_with(
             outbox_events::payload.eq(payload.to_string()),
             outbox_events::dispatched.eq(false),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 

@@ -391,6 +391,26 @@ where
     }
 }
 
+/// Runs a diesel query on the backend's own connection instead of through
+/// the `DbConnection` enum. Through the enum, diesel turns the query into
+/// SQL text on every call, cached statement or not (a fifth of a booking's
+/// instructions, BENCHMARKS.md); on the backend's connection a cached
+/// statement is found by the query's type. The expression is written once
+/// and compiled for each backend:
+///
+/// ```ignore
+/// native!(conn, |db| diesel::insert_into(t::table).values(&row).execute(db))?;
+/// ```
+#[macro_export]
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Postgres($c) => $body,
+        }
+    };
+}
+
 /// Which backend a connection talks to, for the few places SQL differs.
 pub fn is_postgres(conn: &DbConnection) -> bool {
     matches!(conn, DbConnection::Postgres(_))

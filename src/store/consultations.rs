@@ -119,7 +119,7 @@ impl TryFrom<Row> for Consultation {
 }
 
 pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> {
-    diesel::insert_into(consultations::table)
+    crate::native!(conn, |db| diesel::insert_into(consultations::table)
         .values((
             consultations::id.eq(&c.id),
             consultations::client_id.eq(&c.client_id),
@@ -146,7 +146,7 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
                 consultations::updated_at.eq(to_db(c.updated_at)),
             ),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
@@ -288,9 +288,7 @@ pub fn busy(
                     Status::Attended.as_str(),
                     Status::NoShow.as_str(),
                 ])
-                .or(consultations::status
-                    .eq(Status::PendingDeposit.as_str())
-                    .and(consultations::hold_expires_at.gt(to_db(now)))),
+                .or(is_pending().and(consultations::hold_expires_at.gt(to_db(now)))),
         )
         .select((consultations::starts_at, consultations::ends_at))
         .load(conn)?;
@@ -298,6 +296,13 @@ pub fn busy(
         .into_iter()
         .map(|(s, e)| Interval::new(from_db(s), from_db(e)))
         .collect())
+}
+
+/// `status = 'pending_deposit'` with the value in the SQL text. Bound as a
+/// parameter, it makes SQLite plan the statement again on every run, since
+/// whether the partial index on pending holds applies depends on the value.
+fn is_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql("consultations.status = 'pending_deposit'")
 }
 
 /// Live unpaid holds made with this email (any case) or phone number.
@@ -309,7 +314,7 @@ pub fn live_holds_for_contact(
 ) -> Result<i64, DbError> {
     let email = crate::store::clients::normalize_email(email);
     Ok(consultations::table
-        .filter(consultations::status.eq(Status::PendingDeposit.as_str()))
+        .filter(is_pending())
         .filter(consultations::hold_expires_at.gt(to_db(now)))
         .filter(
             super::lower(consultations::client_email)
@@ -327,7 +332,7 @@ pub fn lapsed_holds(
     limit: i64,
 ) -> Result<Vec<String>, DbError> {
     Ok(consultations::table
-        .filter(consultations::status.eq(Status::PendingDeposit.as_str()))
+        .filter(is_pending())
         .filter(consultations::hold_expires_at.le(to_db(now)))
         .select(consultations::id)
         .order(consultations::hold_expires_at.asc())

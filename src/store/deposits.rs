@@ -70,7 +70,7 @@ impl TryFrom<Row> for Deposit {
 }
 
 pub fn insert(conn: &mut DbConnection, d: &Deposit) -> Result<(), DbError> {
-    diesel::insert_into(deposits::table)
+    crate::native!(conn, |db| diesel::insert_into(deposits::table)
         .values((
             deposits::id.eq(&d.id),
             deposits::consultation_id.eq(&d.consultation_id),
@@ -84,7 +84,7 @@ pub fn insert(conn: &mut DbConnection, d: &Deposit) -> Result<(), DbError> {
             deposits::created_at.eq(to_db(d.created_at)),
             deposits::updated_at.eq(to_db(d.updated_at)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 

@@ -64,7 +64,7 @@ impl TryFrom<Row> for Screening {
 
 pub fn insert(conn: &mut DbConnection, s: &Screening) -> Result<(), DbError> {
     let codes = serde_json::to_string(&s.reason_codes).expect("reason codes serialise");
-    diesel::insert_into(screenings::table)
+    crate::native!(conn, |db| diesel::insert_into(screenings::table)
         .values((
             screenings::id.eq(&s.id),
             screenings::outcome.eq(s.outcome.as_str()),
@@ -77,7 +77,7 @@ pub fn insert(conn: &mut DbConnection, s: &Screening) -> Result<(), DbError> {
             screenings::consultation_id.eq(&s.consultation_id),
             screenings::created_at.eq(to_db(s.created_at)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
