@@ -733,7 +733,9 @@ def write_report(results, args, machine):
               f"- Bookings: `bench/loadgen` (Rust, one thread). Each attempt is a fresh "
               f"`POST /v1/screenings` then `POST /v1/consultations` "
               + ("with an `Idempotency-Key` " if args.idempotency else "without an `Idempotency-Key` ")
-              + f"for a new client, manual deposit provider. Throughput: {args.clients} clients back to "
+              + f"for a new client (its own email and phone number: the cap on unpaid holds per "
+              f"contact stays at its default and is checked every time; the per-address rate limit "
+              f"is off, as all load comes from one address), manual deposit provider. Throughput: {args.clients} clients back to "
               f"back for {args.profile['booking_s']} s, each on its own free slot. Contention: "
               f"{args.profile['contention_attempts']:,} attempts from {args.clients} clients, each on one of "
               f"{CONTENDED_SLOTS} slots at random. Double bookings are counted in the database afterwards "
@@ -768,6 +770,12 @@ def write_report(results, args, machine):
     if "PostgreSQL" in all_verdicts:
         lines += ["For comparison, PostgreSQL against the same thresholds: " + "; ".join(
             f"{n}: {v} ({'met' if ok else 'missed'})" for n, v, ok in all_verdicts["PostgreSQL"]) + ".", ""]
+    # The reasons for what is missed, from the profile: kept by hand in
+    # bench/analysis.md and carried into every report.
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            lines += [f.read().rstrip(), ""]
     lines += ["## Reproduce", "", "```sh", "bash bench/run.sh            # both backends (default)",
               "bash bench/run.sh sqlite     # or: postgres", "```", "",
               "Raw results of this run: `bench/out/results.json` (not committed).", ""]

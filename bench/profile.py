@@ -39,6 +39,21 @@ import bench  # noqa: E402
 log = bench.log
 
 
+def drain_outbox(path, timeout_s=120):
+    """Waits until the webhook worker has fanned out every outbox event
+    (500 a second), so the experiments measure bookings, not the seed's
+    backlog of events."""
+    import sqlite3
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        with sqlite3.connect(path) as c:
+            left = c.execute("SELECT COUNT(*) FROM outbox_events WHERE dispatched = 0").fetchone()[0]
+        if left == 0:
+            return
+        time.sleep(0.5)
+    bench.log(f"outbox still has {left} undispatched events after {timeout_s} s")
+
+
 def copy_db(src, dst):
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(dst + suffix):
@@ -90,6 +105,7 @@ def main():
     res = {}
     try:
         d = bench.setup_diary(server, db, lg, res)
+        drain_outbox(db.path)
     finally:
         server.stop()
     copy_db(db.path, seed_path)
