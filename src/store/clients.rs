@@ -52,11 +52,11 @@ pub fn upsert(
     now: DateTime<Utc>,
 ) -> Result<ClientRow, DbError> {
     let normalized = normalize_email(&d.email);
-    let existing: Option<String> = clients::table
+    let existing: Option<String> = crate::native!(conn, |db| clients::table
         .filter(clients::email_normalized.eq(&normalized))
         .select(clients::id)
-        .get_result(conn)
-        .optional()?;
+        .get_result(db)
+        .optional())?;
     let id = match existing {
         Some(id) => {
             diesel::update(clients::table.find(&id))
@@ -75,7 +75,7 @@ pub fn upsert(
             // A savepoint: a concurrent booking with the same email may win
             // the insert, and the enclosing transaction must survive that.
             let inserted = conn.transaction(|c| {
-                diesel::insert_into(clients::table)
+                crate::native!(c, |db| diesel::insert_into(clients::table)
                     .values((
                         clients::id.eq(&id),
                         clients::full_name.eq(&d.full_name),
@@ -86,7 +86,7 @@ pub fn upsert(
                         clients::created_at.eq(to_db(now)),
                         clients::updated_at.eq(to_db(now)),
                     ))
-                    .execute(c)
+                    .execute(db))
             });
             match inserted.map_err(DbError::from) {
                 Ok(_) => id,

@@ -313,16 +313,16 @@ pub fn live_holds_for_contact(
     now: DateTime<Utc>,
 ) -> Result<i64, DbError> {
     let email = crate::store::clients::normalize_email(email);
-    Ok(consultations::table
+    Ok(crate::native!(conn, |db| consultations::table
         .filter(is_pending())
         .filter(consultations::hold_expires_at.gt(to_db(now)))
         .filter(
             super::lower(consultations::client_email)
-                .eq(email)
+                .eq(&email)
                 .or(consultations::client_phone.eq(phone.trim())),
         )
         .count()
-        .get_result(conn)?)
+        .get_result(db))?)
 }
 
 /// Pending consultations whose hold lapsed at or before `now`.

@@ -50,7 +50,7 @@ struct Row {
 }
 
 fn find(conn: &mut DbConnection, scope: &str, key: &str) -> Result<Option<Row>, DbError> {
-    Ok(ik::table
+    Ok(crate::native!(conn, |db| ik::table
         .find((scope, key))
         .select((
             ik::request_hash,
@@ -62,8 +62,8 @@ fn find(conn: &mut DbConnection, scope: &str, key: &str) -> Result<Option<Row>, 
             ik::locked_at,
             ik::expires_at,
         ))
-        .get_result::<Row>(conn)
-        .optional()?)
+        .get_result::<Row>(db)
+        .optional())?)
 }
 
 /// Claims `key` for a request with fingerprint `hash`. Call inside a write
@@ -92,7 +92,7 @@ pub fn begin(
     };
     let Some(row) = existing else {
         let inserted = conn.transaction(|c| {
-            diesel::insert_into(ik::table)
+            crate::native!(c, |db| diesel::insert_into(ik::table)
                 .values((
                     ik::scope.eq(scope),
                     ik::idempotency_key.eq(key),
@@ -102,7 +102,7 @@ pub fn begin(
                     ik::created_at.eq(to_db(now)),
                     ik::expires_at.eq(to_db(now + ttl)),
                 ))
-                .execute(c)
+                .execute(db))
         });
         return match inserted.map_err(DbError::from) {
             Ok(_) => Ok(Begin::Proceed(ticket(None))),
@@ -158,11 +158,11 @@ pub fn set_resource(
 
 /// Whether the key's request is still in flight (its answer not stored).
 pub fn is_in_flight(conn: &mut DbConnection, ticket: &Ticket) -> Result<bool, DbError> {
-    let state: Option<String> = ik::table
+    let state: Option<String> = crate::native!(conn, |db| ik::table
         .find((&ticket.scope, &ticket.key))
         .select(ik::state)
-        .get_result(conn)
-        .optional()?;
+        .get_result(db)
+        .optional())?;
     Ok(state.as_deref() == Some("in_flight"))
 }
 
@@ -172,7 +172,7 @@ pub fn complete(
     ticket: &Ticket,
     response: &StoredResponse,
 ) -> Result<(), DbError> {
-    diesel::update(
+    crate::native!(conn, |db| diesel::update(
         ik::table
             .find((&ticket.scope, &ticket.key))
             .filter(ik::state.eq("in_flight")),
@@ -183,7 +183,7 @@ pub fn complete(
         ik::response_body.eq(Some(&response.body)),
         ik::response_location.eq(&response.location),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(())
 }
 

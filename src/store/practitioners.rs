@@ -35,11 +35,11 @@ pub fn list(
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<PractitionerRow>, DbError> {
-    Ok(practitioners::table
+    Ok(crate::native!(conn, |db| practitioners::table
         .find(id)
         .select(PractitionerRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(db)
+        .optional())?)
 }
 
 pub fn insert(
@@ -116,7 +116,7 @@ pub fn hours(
     conn: &mut DbConnection,
     practitioner_id: &str,
 ) -> Result<Vec<OpeningWindow>, DbError> {
-    let rows: Vec<(i32, i32, i32)> = opening_hours::table
+    let rows: Vec<(i32, i32, i32)> = crate::native!(conn, |db| opening_hours::table
         .filter(opening_hours::practitioner_id.eq(practitioner_id))
         .select((
             opening_hours::weekday,
@@ -127,7 +127,7 @@ pub fn hours(
             opening_hours::weekday.asc(),
             opening_hours::opens_minute.asc(),
         ))
-        .load(conn)?;
+        .load(db))?;
     rows.into_iter()
         .map(|(d, o, c)| {
             Ok(OpeningWindow::new(

@@ -82,13 +82,13 @@ pub fn insert(conn: &mut DbConnection, s: &Screening) -> Result<(), DbError> {
 }
 
 pub fn by_token_hash(conn: &mut DbConnection, hash: &str) -> Result<Option<Screening>, DbError> {
-    screenings::table
+    crate::native!(conn, |db| screenings::table
         .filter(screenings::token_hash.eq(hash))
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Screening::try_from)
-        .transpose()
+        .get_result(db)
+        .optional())?
+    .map(Screening::try_from)
+    .transpose()
 }
 
 pub fn by_consultation(
@@ -107,13 +107,13 @@ pub fn by_consultation(
 /// Attaches an unattached screening to a consultation; false when it was
 /// already used (the token is single-use).
 pub fn attach(conn: &mut DbConnection, id: &str, consultation_id: &str) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         screenings::table
             .find(id)
             .filter(screenings::consultation_id.is_null()),
     )
     .set(screenings::consultation_id.eq(consultation_id))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 

@@ -150,10 +150,10 @@ pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Treatment>, DbE
 
 /// The contraindications of every active treatment (the screening policy).
 pub fn active_contraindications(conn: &mut DbConnection) -> Result<Vec<Contraindication>, DbError> {
-    let lists: Vec<String> = treatments::table
+    let lists: Vec<String> = crate::native!(conn, |db| treatments::table
         .filter(treatments::active.eq(true))
         .select(treatments::contraindications)
-        .load(conn)?;
+        .load(db))?;
     let mut all = Vec::new();
     for raw in lists {
         all.extend(parse::<Vec<Contraindication>>("contraindications", &raw)?);
