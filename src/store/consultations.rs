@@ -413,11 +413,9 @@ pub fn claim(
         })
         .collect();
     // One multi-row insert; diesel offers batch inserts per backend only.
-    let insert = diesel::insert_into(slot_claims::table).values(&rows);
-    match conn {
-        DbConnection::Postgres(c) => insert.execute(c)?,
-        DbConnection::Sqlite(c) => insert.execute(c)?,
-    };
+    crate::native!(conn, |db| diesel::insert_into(slot_claims::table)
+        .values(&rows)
+        .execute(db))?;
     Ok(())
 }
 

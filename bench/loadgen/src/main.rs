@@ -326,12 +326,13 @@ async fn book(args: &Args) -> Result<Value, String> {
     let rate = args.num("rate")?;
     let duration = Duration::from_secs_f64(args.num("duration")?.unwrap_or(3600.0));
     let count = args.num("count")?.map(|c| c as u64).unwrap_or(u64::MAX);
+    let tag = args.str("tag").unwrap_or("run");
     let ctx = Arc::new(BookCtx {
         client: client(concurrency.unwrap_or(64)),
         base: args.req("base")?.trim_end_matches('/').to_owned(),
         practitioner: args.req("practitioner")?.to_owned(),
-        tag: args.str("tag").unwrap_or("run").to_owned(),
-        phone_base: phone_base(args.str("tag").unwrap_or("run")),
+        tag: tag.to_owned(),
+        phone_base: phone_base(tag),
         idempotency: args.str("idempotency").is_some(),
         staff_key: args.str("staff-key").map(str::to_owned),
         confirm_per_mille: (args.num("confirm-fraction")?.unwrap_or(0.0) * 1000.0) as u64,
