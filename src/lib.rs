@@ -1,22 +1,20 @@
 //! clinic-api: the booking side of an aesthetic clinic as a JSON REST API.
+//!
+//! The layers, and which way the arrows point (down only):
+//! `api` (HTTP) → `app` (use cases, one unit of work each) → `domain` (pure
+//! rules), `store` (queries per table) and the adapters (`payments`,
+//! `cache`) → `db` (connections, transactions).
 
 pub mod api;
-pub mod auth;
-pub mod booking;
+pub mod app;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod deposits;
 pub mod domain;
-pub mod error;
-pub mod events;
-pub mod maintenance;
 pub mod payments;
-pub mod privacy;
 pub mod secrets;
 pub mod seed;
 pub mod startup;
-pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod webhooks;

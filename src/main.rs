@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clinic_api::auth::Role;
-use clinic_api::clock::{Clock, SystemClock};
+use clinic_api::app::{api_keys, maintenance, App};
+use clinic_api::clock::SystemClock;
 use clinic_api::config::Settings;
 use clinic_api::db::Db;
+use clinic_api::domain::actor::Role;
 use clinic_api::startup::{Application, RunOptions};
 use clinic_api::{api, store, telemetry};
 
@@ -43,8 +44,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         [] | ["serve"] => serve(settings),
         ["migrate"] => migrate(&settings),
-        ["api-key", "create", rest @ ..] => create_key(&settings, rest),
-        ["api-key", "revoke", id] => revoke_key(&settings, id),
+        ["api-key", "create", rest @ ..] => create_key(settings, rest),
+        ["api-key", "revoke", id] => revoke_key(settings, id),
         ["api-key", "list"] => list_keys(&settings),
         ["purge"] => purge(settings),
         ["healthcheck"] => healthcheck(&settings),
@@ -107,6 +108,21 @@ fn open(settings: &Settings) -> Result<Db, String> {
     Ok(db)
 }
 
+/// Runs a command's use case on its own runtime, with the application
+/// built as the server builds it (but not serving).
+fn with_app<T>(
+    settings: Settings,
+    work: impl AsyncFnOnce(&App) -> Result<T, String>,
+) -> Result<T, String> {
+    let rt = runtime(&settings)?;
+    rt.block_on(async {
+        let db = open(&settings)?;
+        let payments = clinic_api::payments::from_settings(&settings)?;
+        let app = App::new(db, Arc::new(settings), Arc::new(SystemClock), payments);
+        work(&app).await
+    })
+}
+
 fn migrate(settings: &Settings) -> Result<(), String> {
     let db = Db::open(&settings.database_url, 1).map_err(|e| e.to_string())?;
     let applied = db
@@ -119,7 +135,7 @@ fn migrate(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-fn create_key(settings: &Settings, args: &[&str]) -> Result<(), String> {
+fn create_key(settings: Settings, args: &[&str]) -> Result<(), String> {
     let (mut role, mut name) = (None, None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -135,11 +151,13 @@ fn create_key(settings: &Settings, args: &[&str]) -> Result<(), String> {
     let name = name
         .map(str::trim)
         .filter(|n| !n.is_empty() && n.chars().count() <= 100)
-        .ok_or("--name is required (1 to 100 characters)")?;
-    let db = open(settings)?;
-    let mut conn = db.conn().map_err(|e| e.to_string())?;
-    let created = store::api_keys::create(&mut conn, name, role, SystemClock.now())
-        .map_err(|e| e.to_string())?;
+        .ok_or("--name is required (1 to 100 characters)")?
+        .to_owned();
+    let created = with_app(settings, async |app| {
+        api_keys::create(app, &name, role)
+            .await
+            .map_err(|e| e.to_string())
+    })?;
     eprintln!(
         "created {} key {} ({})",
         role.as_str(),
@@ -150,10 +168,11 @@ fn create_key(settings: &Settings, args: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn revoke_key(settings: &Settings, id: &str) -> Result<(), String> {
-    let db = open(settings)?;
-    let mut conn = db.conn().map_err(|e| e.to_string())?;
-    if store::api_keys::revoke(&mut conn, id, SystemClock.now()).map_err(|e| e.to_string())? {
+fn revoke_key(settings: Settings, id: &str) -> Result<(), String> {
+    let revoked = with_app(settings, async |app| {
+        api_keys::revoke(app, id).await.map_err(|e| e.to_string())
+    })?;
+    if revoked {
         eprintln!("revoked {id}");
         Ok(())
     } else {
@@ -176,23 +195,11 @@ fn list_keys(settings: &Settings) -> Result<(), String> {
 }
 
 fn purge(settings: Settings) -> Result<(), String> {
-    let rt = runtime(&settings)?;
-    rt.block_on(async {
-        let db = open(&settings)?;
-        let state = clinic_api::state::AppState {
-            db,
-            clock: Arc::new(SystemClock),
-            cache: clinic_api::api::cache::ResponseCache::new(std::time::Duration::ZERO),
-            payments: clinic_api::payments::from_settings(&settings)?,
-            http: clinic_api::webhooks::client(settings.webhooks.timeout),
-            settings: Arc::new(settings),
-        };
-        let report = clinic_api::maintenance::run_once(&state)
-            .await
-            .map_err(|e| e.to_string())?;
-        eprintln!("{report:?}");
-        Ok(())
-    })
+    let report = with_app(settings, async |app| {
+        maintenance::run_once(app).await.map_err(|e| e.to_string())
+    })?;
+    eprintln!("{report:?}");
+    Ok(())
 }
 
 /// Asks the server on `BIND_ADDR` for `/health/ready` (for container

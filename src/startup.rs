@@ -3,22 +3,20 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::cache::ResponseCache;
 use crate::api::{extract, fallback};
+use crate::app::{deliveries, maintenance, App};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::state::AppState;
-use crate::{api, maintenance, seed, telemetry};
+use crate::{api, seed, telemetry};
 
 /// Why the application could not start; one line, no secrets.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +52,7 @@ impl Default for RunOptions {
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
 }
 
 impl Application {
@@ -66,37 +64,37 @@ impl Application {
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let payments = crate::payments::from_settings(&settings).map_err(StartError::Payments)?;
-        let db = open_and_prepare(settings.clone(), clock.clone()).await?;
-        let state = web::Data::new(AppState {
-            db,
-            settings: settings.clone(),
-            clock,
-            cache: ResponseCache::new(Duration::from_secs(5)),
-            payments,
-            http: crate::webhooks::client(settings.webhooks.timeout),
-        });
+        let db = open_and_migrate(settings.clone()).await?;
+        let app = web::Data::new(App::new(db, settings.clone(), clock, payments));
+        if settings.seed_content {
+            let loaded = seed::load_if_empty(&app)
+                .await
+                .map_err(|e| StartError::Prepare {
+                    url: settings.database_url.masked(),
+                    reason: e.to_string(),
+                })?;
+            if loaded {
+                tracing::info!("loaded seed content into an empty database");
+            }
+        }
         let listener = TcpListener::bind(settings.bind_addr).map_err(|e| StartError::Bind {
             addr: settings.bind_addr.to_string(),
             reason: e.to_string(),
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let server = serve(listener, state.clone(), options).map_err(|e| StartError::Bind {
+        let server = serve(listener, app.clone(), options).map_err(|e| StartError::Bind {
             addr: settings.bind_addr.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self {
-            port,
-            server,
-            state,
-        })
+        Ok(Self { port, server, app })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
+    pub fn app(&self) -> web::Data<App> {
+        self.app.clone()
     }
 
     /// A handle that stops the server gracefully.
@@ -107,8 +105,9 @@ impl Application {
     /// Serves until stopped (SIGTERM, Ctrl-C or the handle), draining
     /// in-flight requests; background maintenance runs alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let background = tokio::spawn(maintenance::run_periodically(self.state.clone()));
-        let deliveries = tokio::spawn(crate::webhooks::run_forever(self.state.clone()));
+        let app = self.app.clone().into_inner();
+        let background = tokio::spawn(maintenance::run_periodically(app.clone()));
+        let deliveries = tokio::spawn(deliveries::run_forever(app));
         let result = self.server.await;
         background.abort();
         deliveries.abort();
@@ -116,25 +115,14 @@ impl Application {
     }
 }
 
-async fn open_and_prepare(
-    settings: Arc<Settings>,
-    clock: Arc<dyn Clock>,
-) -> Result<Db, StartError> {
+/// Opens the database and applies pending migrations (off the executor).
+async fn open_and_migrate(settings: Arc<Settings>) -> Result<Db, StartError> {
     tokio::task::spawn_blocking(move || {
         let db = Db::open(&settings.database_url, settings.database_pool_size)?;
-        let prepare_err = |reason: String| StartError::Prepare {
+        db.migrate().map_err(|e| StartError::Prepare {
             url: settings.database_url.masked(),
-            reason,
-        };
-        db.migrate().map_err(|e| prepare_err(e.to_string()))?;
-        if settings.seed_content {
-            let mut conn = db.conn().map_err(|e| prepare_err(e.to_string()))?;
-            if seed::load_if_empty(&mut conn, &settings, clock.now())
-                .map_err(|e| prepare_err(e.to_string()))?
-            {
-                tracing::info!("loaded seed content into an empty database");
-            }
-        }
+            reason: e.to_string(),
+        })?;
         Ok(db)
     })
     .await
@@ -194,16 +182,16 @@ async fn content_security_policy(
 
 fn serve(
     listener: TcpListener,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     options: RunOptions,
 ) -> std::io::Result<Server> {
     let doc = api::openapi();
     let routes = Arc::new(fallback::RouteTable::from_openapi(&doc));
-    let max_body = state.settings.max_body_bytes;
-    let cors_origins = state.settings.abuse.cors_allowed_origins.clone();
+    let max_body = app.settings.max_body_bytes;
+    let cors_origins = app.settings.abuse.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
+        actix_web::App::new()
+            .app_data(app.clone())
             .app_data(web::Data::new(routes.clone()))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .app_data(web::PathConfig::default().error_handler(extract::path_error))

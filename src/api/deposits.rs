@@ -6,19 +6,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
+use crate::api::auth::StaffKey;
+use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
-use crate::api::treatments::{check_text, reject};
+use crate::api::validation::{check_optional_text, check_text, finish};
 use crate::api::{idempotency, pagination, ProblemResponses};
-use crate::auth::StaffKey;
-use crate::db::{DbConnection, DbError};
+use crate::app::deposits::{self, DepositRecord as Stored};
+use crate::app::App;
+use crate::db::DbError;
 use crate::domain::consultation::Status;
 use crate::domain::deposit::DepositStatus;
 use crate::domain::money::Money;
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::deposits::{self as store, Deposit, ListFilter};
-use crate::store::idempotency::StoredResponse;
-use crate::store::{consultations, settlements};
+use crate::store::deposits::{self as store, ListFilter};
 
 /// How a deposit was redeemed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -77,47 +76,42 @@ pub struct DepositRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-pub fn record(conn: &mut DbConnection, d: Deposit) -> Result<DepositRecord, ApiError> {
-    let c = consultations::get(conn, &d.consultation_id)?.ok_or(DbError::NotFound)?;
-    let redemption = settlements::redemption_of(conn, &d.id)?.map(|r| RedemptionView {
-        id: r.id,
-        treatment_id: r.treatment_id,
-        amount: r.amount,
-        note: r.note,
-        created_at: r.created_at,
-    });
-    let refunded = settlements::refund_of(conn, &d.id)?.map(|r| RefundView {
-        id: r.id,
-        amount: r.amount,
-        provider: r.provider,
-        provider_refund_id: r.provider_refund_id,
-        reason: r.reason,
-        status: r.status,
-        created_at: r.created_at,
-        completed_at: r.completed_at,
-    });
-    Ok(DepositRecord {
-        id: d.id,
-        consultation_id: d.consultation_id,
-        consultation_status: c.status,
-        consultation_end_reason: c.end_reason.filter(|r| !r.is_empty()),
-        status: d.status,
-        amount: d.amount,
-        provider: d.provider,
-        provider_payment_id: d.provider_payment_id,
-        payment_reference: d.payment_reference,
-        paid_at: d.paid_at,
-        settled_at: d.settled_at,
-        redemption,
-        refund: refunded,
-        created_at: d.created_at,
-        updated_at: d.updated_at,
-    })
-}
-
-fn by_id(conn: &mut DbConnection, id: &str) -> Result<DepositRecord, ApiError> {
-    let d = store::get(conn, id)?.ok_or(ApiError::NotFound("deposit"))?;
-    record(conn, d)
+impl From<Stored> for DepositRecord {
+    fn from(r: Stored) -> Self {
+        let d = r.deposit;
+        Self {
+            id: d.id,
+            consultation_id: d.consultation_id,
+            consultation_status: r.consultation_status,
+            consultation_end_reason: r.consultation_end_reason,
+            status: d.status,
+            amount: d.amount,
+            provider: d.provider,
+            provider_payment_id: d.provider_payment_id,
+            payment_reference: d.payment_reference,
+            paid_at: d.paid_at,
+            settled_at: d.settled_at,
+            redemption: r.redemption.map(|r| RedemptionView {
+                id: r.id,
+                treatment_id: r.treatment_id,
+                amount: r.amount,
+                note: r.note,
+                created_at: r.created_at,
+            }),
+            refund: r.refund.map(|r| RefundView {
+                id: r.id,
+                amount: r.amount,
+                provider: r.provider,
+                provider_refund_id: r.provider_refund_id,
+                reason: r.reason,
+                status: r.status,
+                created_at: r.created_at,
+                completed_at: r.completed_at,
+            }),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -164,7 +158,7 @@ pub struct DepositPath {
 #[get("/deposits")]
 pub async fn list(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     _staff: StaffKey,
     query: web::Query<DepositQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -198,28 +192,21 @@ pub async fn list(
         after,
         limit: limit + 1,
     };
-    let (items, cursor) = state
+    let rows = app
         .db
         .run(move |conn| {
-            let mut rows = store::list(conn, &filter)?;
-            let more = rows.len() as i64 > limit;
-            rows.truncate(limit as usize);
-            let cursor = more
-                .then(|| {
-                    rows.last()
-                        .map(|d| pagination::encode_time(d.created_at, &d.id))
-                })
-                .flatten();
-            let items = rows
+            store::list(conn, &filter)?
                 .into_iter()
-                .map(|d| record(conn, d))
-                .collect::<Result<Vec<_>, ApiError>>()?;
-            Ok::<_, ApiError>((items, cursor))
+                .map(|d| Stored::of(conn, d))
+                .collect::<Result<Vec<_>, DbError>>()
         })
         .await?;
+    let (rows, next) = pagination::page(&req, rows, limit, |r| {
+        pagination::encode_time(r.deposit.created_at, &r.deposit.id)
+    });
     Ok(HttpResponse::Ok().json(DepositList {
-        items,
-        next: cursor.map(|c| pagination::next_link(&req, &c)),
+        items: rows.into_iter().map(DepositRecord::from).collect(),
+        next,
     }))
 }
 
@@ -236,13 +223,17 @@ pub async fn list(
 )]
 #[get("/deposits/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     _staff: StaffKey,
     path: web::Path<DepositPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    let record = state.db.run(move |conn| by_id(conn, &id)).await?;
-    Ok(HttpResponse::Ok().json(record))
+    let record = app
+        .db
+        .run(move |conn| Stored::load(conn, &id))
+        .await?
+        .ok_or(ApiError::NotFound("deposit"))?;
+    Ok(HttpResponse::Ok().json(DepositRecord::from(record)))
 }
 
 /// A deposit taken outside the system.
@@ -259,23 +250,17 @@ impl Validate for ManualPayment {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         check_text(&mut errors, "reference", &self.reference, 200);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
-fn stored<T: Serialize>(
+/// Renders a settled deposit as the answer (and for replay).
+fn render(
     status: u16,
-    body: &T,
-    location: Option<String>,
-) -> Result<StoredResponse, ApiError> {
-    Ok(StoredResponse {
-        status,
-        body: serde_json::to_string(body).map_err(ApiError::internal)?,
-        location,
+    location: impl Fn(&Stored) -> Option<String> + Send + Sync + 'static,
+) -> crate::app::idempotency::Render<Stored> {
+    idempotency::render(status, move |r: &Stored| {
+        (DepositRecord::from(r.clone()), location(r))
     })
 }
 
@@ -298,35 +283,24 @@ fn stored<T: Serialize>(
 #[post("/deposits/{id}/payments")]
 pub async fn record_payment(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<DepositPath>,
     body: ValidJson<ManualPayment>,
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
-    let id = path.id.to_string();
-    let caller = crate::events::actor::key(&staff.identity.key_id);
-    let by = caller.clone();
-    let answer = idempotency::run(&state, &req, &caller, &digest, |_| async {
-        let now = state.now();
-        let record = state
-            .db
-            .run(move |conn| {
-                crate::deposits::record_manual_payment(
-                    conn,
-                    &id,
-                    input.reference.trim(),
-                    &by,
-                    now,
-                )?;
-                by_id(conn, &id)
-            })
-            .await?;
-        stored(200, &record, None)
-    })
-    .await;
-    state.cache.invalidate_availability();
-    answer
+    let by = staff.identity.label();
+    let request = idempotency::request(&req, &by, &digest)?;
+    let reply = deposits::record_manual_payment(
+        &app,
+        &path.id.to_string(),
+        input.reference.trim(),
+        &by,
+        request,
+        render(200, |_| None),
+    )
+    .await?;
+    Ok(idempotency::respond(&reply))
 }
 
 /// Redeem against a treatment.
@@ -343,19 +317,8 @@ pub struct RedemptionRequest {
 impl Validate for RedemptionRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        if self.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-            reject(
-                &mut errors,
-                "note",
-                "length",
-                "must be at most 500 characters".into(),
-            );
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        check_optional_text(&mut errors, "note", self.note.as_deref(), 500);
+        finish(errors)
     }
 }
 
@@ -378,39 +341,30 @@ impl Validate for RedemptionRequest {
 #[post("/deposits/{id}/redemptions")]
 pub async fn redeem(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<DepositPath>,
     body: ValidJson<RedemptionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
-    let id = path.id.to_string();
-    let caller = crate::events::actor::key(&staff.identity.key_id);
-    let by = crate::events::actor::key(&staff.identity.key_id);
-    idempotency::run(&state, &req, &caller, &digest, |_| async {
-        let now = state.now();
-        let i = id.clone();
-        let record = state
-            .db
-            .run(move |conn| {
-                crate::deposits::redeem(
-                    conn,
-                    &i,
-                    &input.treatment_id.to_string(),
-                    input
-                        .note
-                        .as_deref()
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty()),
-                    &by,
-                    now,
-                )?;
-                by_id(conn, &i)
-            })
-            .await?;
-        stored(201, &record, Some(format!("/v1/deposits/{id}")))
-    })
-    .await
+    let by = staff.identity.label();
+    let request = idempotency::request(&req, &by, &digest)?;
+    let note = input
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let reply = deposits::redeem(
+        &app,
+        &path.id.to_string(),
+        &input.treatment_id.to_string(),
+        note,
+        &by,
+        request,
+        render(201, |r| Some(format!("/v1/deposits/{}", r.deposit.id))),
+    )
+    .await?;
+    Ok(idempotency::respond(&reply))
 }
 
 /// Refund a deposit.
@@ -426,11 +380,7 @@ impl Validate for RefundRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         check_text(&mut errors, "reason", &self.reason, 500);
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -454,21 +404,24 @@ impl Validate for RefundRequest {
 #[post("/deposits/{id}/refund")]
 pub async fn refund(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<DepositPath>,
     body: ValidJson<RefundRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ValidJson(input, digest) = body;
-    let id = path.id.to_string();
-    let caller = crate::events::actor::key(&staff.identity.key_id);
-    let by = crate::events::actor::key(&staff.identity.key_id);
-    idempotency::run(&state, &req, &caller, &digest, |_| async {
-        crate::deposits::refund(&state, &id, input.reason.trim(), &by).await?;
-        let record = state.db.run(move |conn| by_id(conn, &id)).await?;
-        stored(200, &record, None)
-    })
-    .await
+    let by = staff.identity.label();
+    let request = idempotency::request(&req, &by, &digest)?;
+    let reply = deposits::refund(
+        &app,
+        &path.id.to_string(),
+        input.reason.trim(),
+        &by,
+        request,
+        render(200, |_| None),
+    )
+    .await?;
+    Ok(idempotency::respond(&reply))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -13,8 +13,8 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
-use crate::error::{ApiError, FieldError};
-use crate::state::AppState;
+use crate::api::error::{ApiError, FieldError};
+use crate::app::App;
 
 /// A JSON body decoded into `T` and checked by its validation rules, with
 /// the digest of the exact bytes received (the request's fingerprint for
@@ -45,7 +45,7 @@ where
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
-            .app_data::<web::Data<AppState>>()
+            .app_data::<web::Data<App>>()
             .map(|s| s.settings.max_body_bytes)
             .unwrap_or(65_536);
         let content_type_ok = is_json_content_type(req);

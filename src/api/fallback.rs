@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use utoipa::openapi::OpenApi;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// The documented paths and their methods.
 pub struct RouteTable {

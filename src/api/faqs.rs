@@ -6,18 +6,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
-use crate::api::cache::{cached_json, CacheKey};
+use crate::api::auth::{MaybeKey, StaffKey};
+use crate::api::caching::cached_json;
+use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
 use crate::api::pagination;
-use crate::api::treatments::{check_text, reject};
+use crate::api::validation::{check_text, finish, reject};
 use crate::api::{created, ProblemResponses};
-use crate::auth::{MaybeKey, StaffKey};
-use crate::db::{write_transaction, DbConnection};
+use crate::app::catalogue::{self, FaqDraft};
+use crate::app::App;
+use crate::cache::CacheKey;
 use crate::domain::slug::{is_slug, is_topic};
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::faqs::{self as store, FaqFields, FaqFilter};
-use crate::store::treatments as treatment_store;
+use crate::store::faqs::{self as store, FaqFilter};
 
 /// A question and its answer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -154,11 +154,7 @@ impl Validate for FaqInput {
                 "must be between 1 and 100000".into(),
             );
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -193,11 +189,7 @@ impl Validate for ReorderInput {
                 "must list 1 to 500 ids".into(),
             );
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -228,7 +220,7 @@ pub struct FaqPath {
 #[get("/faqs")]
 pub async fn list(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     caller: MaybeKey,
     query: web::Query<FaqQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -276,18 +268,12 @@ pub async fn list(
     };
     let key = CacheKey::Faqs(format!("{}|{}", caller.is_staff(), req.query_string()));
     let req_for_link = req.clone();
-    cached_json(&req, &state, key, move |state| {
+    cached_json(&req, &app, key, move |app| {
         Box::pin(async move {
-            let mut rows = state.db.run(move |c| store::list(c, &filter)).await?;
-            let next = if rows.len() as i64 > limit {
-                rows.truncate(limit as usize);
-                rows.last().map(|last| {
-                    let cursor = pagination::encode(i64::from(last.position), &last.id);
-                    pagination::next_link(&req_for_link, &cursor)
-                })
-            } else {
-                None
-            };
+            let rows = app.db.run(move |c| store::list(c, &filter)).await?;
+            let (rows, next) = pagination::page(&req_for_link, rows, limit, |last| {
+                pagination::encode(i64::from(last.position), &last.id)
+            });
             serde_json::to_vec(&FaqList {
                 items: rows.into_iter().map(Faq::from).collect(),
                 next,
@@ -311,36 +297,29 @@ pub async fn list(
 )]
 #[get("/faqs/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     caller: MaybeKey,
     path: web::Path<FaqPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    let found = state.db.run(move |c| store::get(c, &id)).await?;
+    let found = app.db.run(move |c| store::get(c, &id)).await?;
     match found {
         Some(f) if f.published || caller.is_staff() => Ok(HttpResponse::Ok().json(Faq::from(f))),
         _ => Err(ApiError::NotFound("FAQ entry")),
     }
 }
 
-/// Resolves the treatment slug of an input to its id.
-fn fields(conn: &mut DbConnection, input: FaqInput) -> Result<FaqFields, ApiError> {
-    let treatment_id = match &input.treatment_slug {
-        Some(slug) => Some(
-            treatment_store::by_slug(conn, slug)?
-                .ok_or_else(|| ApiError::field("treatment_slug", "unknown", "names no treatment"))?
-                .id,
-        ),
-        None => None,
-    };
-    Ok(FaqFields {
-        question: input.question.trim().to_owned(),
-        answer: input.answer.trim().to_owned(),
-        topic: input.topic,
-        treatment_id,
-        position: input.position,
-        published: input.published,
-    })
+impl FaqInput {
+    fn into_draft(self) -> FaqDraft {
+        FaqDraft {
+            question: self.question.trim().to_owned(),
+            answer: self.answer.trim().to_owned(),
+            topic: self.topic,
+            treatment_slug: self.treatment_slug,
+            position: self.position,
+            published: self.published,
+        }
+    }
 }
 
 /// Create an FAQ entry
@@ -357,24 +336,11 @@ fn fields(conn: &mut DbConnection, input: FaqInput) -> Result<FaqFields, ApiErro
 )]
 #[post("/faqs")]
 pub async fn create(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     body: ValidJson<FaqInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = state.now();
-    let input = body.0;
-    let faq = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let f = fields(c, input)?;
-                let faq = store::insert(c, &f, now)?;
-                audit_faq(c, &staff, "faq.created", &faq.id, Some(&faq), now)?;
-                Ok::<_, ApiError>(faq)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
+    let faq = catalogue::create_faq(&app, &staff.identity.label(), body.0.into_draft()).await?;
     Ok(created(&format!("/v1/faqs/{}", faq.id), &Faq::from(faq)))
 }
 
@@ -394,27 +360,14 @@ pub async fn create(
 )]
 #[put("/faqs/{id}")]
 pub async fn replace(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<FaqPath>,
     body: ValidJson<FaqInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    let now = state.now();
-    let input = body.0;
-    let faq = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let f = fields(c, input)?;
-                let faq =
-                    store::replace(c, &id, &f, now)?.ok_or(ApiError::NotFound("FAQ entry"))?;
-                audit_faq(c, &staff, "faq.updated", &faq.id, Some(&faq), now)?;
-                Ok::<_, ApiError>(faq)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
+    let faq =
+        catalogue::replace_faq(&app, &staff.identity.label(), &id, body.0.into_draft()).await?;
     Ok(HttpResponse::Ok().json(Faq::from(faq)))
 }
 
@@ -431,28 +384,12 @@ pub async fn replace(
 )]
 #[delete("/faqs/{id}")]
 pub async fn remove(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<FaqPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.id.to_string();
-    let now = state.now();
-    let deleted = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let deleted = store::delete(c, &id)?;
-                if deleted {
-                    audit_faq(c, &staff, "faq.deleted", &id, None, now)?;
-                }
-                Ok::<_, crate::db::DbError>(deleted)
-            })
-        })
-        .await?;
-    if !deleted {
-        return Err(ApiError::NotFound("FAQ entry"));
-    }
-    state.cache.invalidate_catalogue();
+    catalogue::delete_faq(&app, &staff.identity.label(), &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -472,58 +409,17 @@ pub async fn remove(
 )]
 #[post("/faqs/reorder")]
 pub async fn reorder(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     body: ValidJson<ReorderInput>,
 ) -> Result<HttpResponse, ApiError> {
     let ids: Vec<String> = body.0.ids.iter().map(|u| u.to_string()).collect();
-    let now = state.now();
-    let rows = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let mut wanted = ids.clone();
-                wanted.sort();
-                if store::all_ids(c)? != wanted {
-                    return Err(ApiError::field(
-                        "ids",
-                        "incomplete",
-                        "must list every FAQ id exactly once",
-                    ));
-                }
-                store::reorder(c, &ids, now)?;
-                let who = crate::events::actor::key(&staff.identity.key_id);
-                let after = serde_json::json!({ "ids": ids });
-                crate::events::audit(c, &who, "faq.reordered", "faq", "*", None, Some(after), now)?;
-                let filter = FaqFilter {
-                    include_unpublished: true,
-                    limit: pagination::MAX_LIMIT,
-                    ..FaqFilter::default()
-                };
-                Ok(store::list(c, &filter)?)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
+    let rows =
+        catalogue::reorder_faqs(&app, &staff.identity.label(), ids, pagination::MAX_LIMIT).await?;
     Ok(HttpResponse::Ok().json(FaqList {
         items: rows.into_iter().map(Faq::from).collect(),
         next: None,
     }))
-}
-
-fn audit_faq(
-    conn: &mut DbConnection,
-    staff: &StaffKey,
-    action: &str,
-    id: &str,
-    faq: Option<&store::Faq>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), crate::db::DbError> {
-    let after = faq.map(|f| {
-        serde_json::json!({"topic": f.topic, "position": f.position, "published": f.published, "treatment_slug": f.treatment_slug})
-    });
-    let who = crate::events::actor::key(&staff.identity.key_id);
-    crate::events::audit(conn, &who, action, "faq", id, None, after, now)
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -7,10 +7,10 @@ use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::error::ApiError;
 use crate::api::ProblemResponses;
+use crate::app::App;
 use crate::db::DbError;
-use crate::error::ApiError;
-use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
@@ -45,8 +45,8 @@ pub async fn live() -> HttpResponse {
     security(())
 )]
 #[get("/health/ready")]
-pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let check = state.db.run(|conn| {
+pub async fn ready(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
+    let check = app.db.run(|conn| {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map_err(DbError::from)

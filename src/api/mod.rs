@@ -1,11 +1,16 @@
-//! HTTP resources. Each module holds one resource's handlers and its
-//! request and response types; handlers stay thin.
+//! HTTP only. Each resource module holds its handlers and its wire types
+//! (request and response bodies); a handler parses, authorises, calls one
+//! `app::` function (plain reads may go to the store) and renders.
+//! `error` is the one place a use case's error becomes RFC 9457.
 
-pub mod cache;
+pub mod audit_events;
+pub mod auth;
+pub mod caching;
 pub mod clients;
 pub mod consultations;
 pub mod contract;
 pub mod deposits;
+pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod fallback;
@@ -16,9 +21,10 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod schedule;
 pub mod screenings;
+pub mod stripe_webhook;
 pub mod treatments;
+pub mod validation;
 pub mod webhook_endpoints;
-pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -32,7 +38,7 @@ use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr};
 use utoipa::{Modify, OpenApi as _};
 use utoipa_actix_web::{scope, AppExt};
 
-use crate::error::{problem_type, PROBLEM_JSON};
+use self::error::{problem_type, PROBLEM_JSON};
 
 /// 201 Created with a Location header.
 pub fn created<T: Serialize>(location: &str, body: &T) -> HttpResponse {
@@ -52,7 +58,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(consultations::routes)
             .configure(deposits::routes)
             .configure(clients::routes)
-            .configure(webhooks::routes)
+            .configure(audit_events::routes)
+            .configure(stripe_webhook::routes)
             .configure(webhook_endpoints::routes),
     );
 }
@@ -101,7 +108,7 @@ pub fn openapi_json() -> String {
         (name = "Webhooks", description = "Events out (subscriptions for partners and staff, signed deliveries, replay) and in (from Stripe)."),
         (name = "Health", description = "Liveness and readiness probes.")
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(self::error::Problem, self::error::FieldError)),
     modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;

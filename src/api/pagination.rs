@@ -3,7 +3,7 @@
 use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
@@ -65,6 +65,23 @@ pub fn decode_time(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
     Ok((at, id))
 }
 
+/// Cuts a page out of `rows` (loaded with `limit + 1`): the first `limit`
+/// rows, and the link to the next page when there is more.
+pub fn page<T>(
+    req: &HttpRequest,
+    mut rows: Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(|last| next_link(req, &cursor_of(last)));
+    (rows, next)
+}
+
 /// The URL of the next page: this request's URL with `cursor` replaced.
 pub fn next_link(req: &HttpRequest, cursor: &str) -> String {
     let mut pairs: Vec<&str> = req
@@ -106,6 +123,18 @@ mod tests {
         assert_eq!(limit(None).unwrap(), DEFAULT_LIMIT);
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(MAX_LIMIT + 1)).is_err());
+    }
+
+    #[test]
+    fn pages_cut_one_past_the_limit() {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/v1/x?limit=2")
+            .to_http_request();
+        let (items, next) = page(&req, vec![1, 2, 3], 2, |n| format!("{n}"));
+        assert_eq!(items, vec![1, 2]);
+        assert_eq!(next.as_deref(), Some("/v1/x?limit=2&cursor=2"));
+        let (items, next) = page(&req, vec![1, 2], 2, |n| format!("{n}"));
+        assert_eq!((items.len(), next), (2, None));
     }
 
     #[test]

@@ -3,20 +3,17 @@
 //! and never returned; only the decision and its reason codes are kept.
 
 use actix_web::{post, web, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationErrors};
 
+use crate::api::error::ApiError;
 use crate::api::extract::{calendar_date, optional_calendar_date, ValidJson};
 use crate::api::ProblemResponses;
-use crate::db::write_transaction;
-use crate::domain::eligibility::{self, HealthAnswers, Outcome, Reason, ScreeningPolicy};
-use crate::error::{ApiError, FieldError};
-use crate::secrets::{self, SecretKind};
-use crate::state::AppState;
-use crate::store::screenings::{self as store, Screening};
-use crate::store::{new_id, treatments};
+use crate::app::screening::{self, ScreeningAnswers, ScreeningDecision};
+use crate::app::App;
+use crate::domain::eligibility::{HealthAnswers, Outcome, Reason};
 
 /// The screening questions. Every answer is required and explicit.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -147,73 +144,35 @@ pub struct ScreeningResult {
 #[post("/screenings")]
 pub async fn create(
     req: actix_web::HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     body: ValidJson<ScreeningRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::api::rate_limit::check(&state, &req, "screenings").await?;
+    crate::api::rate_limit::check(&app, &req, "screenings").await?;
     let request = body.0;
-    let now = state.now();
-    let today = state.today();
-    let settings = state.settings.clone();
-    let result = state
-        .db
-        .run(move |conn| {
-            let policy = ScreeningPolicy::new(
-                settings.minimum_age,
-                treatments::active_contraindications(conn)?,
-            );
-            let (judged_on, assessment) = eligibility::screen(
-                &policy,
-                request.date_of_birth,
-                request.appointment_date,
-                today,
-                settings.booking.horizon_days,
-                &request.answers(),
-            )
-            .map_err(|errors| {
-                ApiError::Validation(
-                    errors
-                        .into_iter()
-                        .map(|(f, c, m)| FieldError::new(f, c, m))
-                        .collect(),
-                )
-            })?;
-            let eligible = assessment.outcome != Outcome::Ineligible;
-            let token = eligible.then(|| secrets::generate(SecretKind::ScreeningToken).0);
-            let expires_at =
-                eligible.then(|| now + Duration::hours(i64::from(settings.screening_token_hours)));
-            let id = new_id();
-            // An ineligible screening keeps only its outcome: no date of
-            // birth, no reasons, no age.
-            let screening = Screening {
-                id: id.clone(),
-                outcome: assessment.outcome,
-                reason_codes: if eligible {
-                    assessment.reasons.iter().map(|r| r.code).collect()
-                } else {
-                    Vec::new()
-                },
-                date_of_birth: eligible.then_some(request.date_of_birth),
-                judged_on,
-                age: eligible.then_some(assessment.age),
-                token_hash: token.as_deref().map(secrets::hash),
-                expires_at,
-                consultation_id: None,
-                created_at: now,
-            };
-            write_transaction(conn, |conn| store::insert(conn, &screening))?;
-            Ok::<_, ApiError>(ScreeningResult {
-                id,
-                outcome: assessment.outcome,
-                age: assessment.age,
-                judged_on,
-                reasons: assessment.reasons,
-                screening_token: token,
-                expires_at,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(result))
+    let decision = screening::screen(
+        &app,
+        ScreeningAnswers {
+            date_of_birth: request.date_of_birth,
+            health: request.answers(),
+            appointment_date: request.appointment_date,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ScreeningResult::from(decision)))
+}
+
+impl From<ScreeningDecision> for ScreeningResult {
+    fn from(d: ScreeningDecision) -> Self {
+        Self {
+            id: d.id,
+            outcome: d.outcome,
+            age: d.age,
+            judged_on: d.judged_on,
+            reasons: d.reasons,
+            screening_token: d.screening_token,
+            expires_at: d.expires_at,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -4,21 +4,21 @@ use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::{Validate, ValidationError, ValidationErrors};
+use validator::{Validate, ValidationErrors};
 
-use crate::api::cache::{cached_json, CacheKey};
+use crate::api::auth::{MaybeKey, StaffKey};
+use crate::api::caching::cached_json;
+use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
+use crate::api::validation::{check_text, finish, reject};
 use crate::api::{created, ProblemResponses};
-use crate::auth::{MaybeKey, StaffKey};
-use crate::db::write_transaction;
+use crate::app::{catalogue, App};
+use crate::cache::CacheKey;
 use crate::domain::catalogue::{Contraindication, Injectable};
 use crate::domain::money::Money;
 use crate::domain::slug::is_slug;
 use crate::domain::treatment::{self, EffectDuration, MinuteRange, ResultsOnset, TreatmentContent};
-use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::treatments::{self as store, Treatment as Stored, TreatmentFields};
-use crate::store::DbErrorExt;
 
 /// A treatment the clinic offers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,32 +131,6 @@ fn yes() -> bool {
     true
 }
 
-/// Adds a field error to a validator error set.
-pub fn reject(
-    errors: &mut ValidationErrors,
-    field: &'static str,
-    code: &'static str,
-    message: String,
-) {
-    errors.add(
-        field,
-        ValidationError::new(code).with_message(message.into()),
-    );
-}
-
-/// Checks a text field's trimmed length in characters.
-pub fn check_text(errors: &mut ValidationErrors, field: &'static str, value: &str, max: usize) {
-    let n = value.trim().chars().count();
-    if n == 0 || value.chars().count() > max {
-        reject(
-            errors,
-            field,
-            "length",
-            format!("must be 1 to {max} characters"),
-        );
-    }
-}
-
 impl Validate for TreatmentInput {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
@@ -196,11 +170,7 @@ impl Validate for TreatmentInput {
         for (field, code, message) in treatment::check(&self.content()) {
             reject(&mut errors, field, code, message);
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -277,7 +247,7 @@ pub struct SlugPath {
 #[get("/treatments")]
 pub async fn list(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     caller: MaybeKey,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -290,10 +260,10 @@ pub async fn list(
         });
     }
     let key = CacheKey::Treatments { include_archived };
-    cached_json(&req, &state, key, move |state| {
-        let minimum_age = state.settings.minimum_age;
+    cached_json(&req, &app, key, move |app| {
+        let minimum_age = app.settings.minimum_age;
         Box::pin(async move {
-            let rows = state
+            let rows = app
                 .db
                 .run(move |c| store::list(c, include_archived))
                 .await?;
@@ -324,15 +294,15 @@ pub async fn list(
 )]
 #[get("/treatments/{slug}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     caller: MaybeKey,
     path: web::Path<SlugPath>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().slug;
-    let found = state.db.run(move |c| store::by_slug(c, &slug)).await?;
+    let found = app.db.run(move |c| store::by_slug(c, &slug)).await?;
     match found {
         Some(t) if t.fields.active || caller.is_staff() => {
-            Ok(HttpResponse::Ok().json(Treatment::from_stored(t, state.settings.minimum_age)))
+            Ok(HttpResponse::Ok().json(Treatment::from_stored(t, app.settings.minimum_age)))
         }
         _ => Err(ApiError::NotFound("treatment")),
     }
@@ -352,29 +322,16 @@ pub async fn get(
 )]
 #[post("/treatments")]
 pub async fn create(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     body: ValidJson<TreatmentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = body.0.into_fields();
-    let now = state.now();
-    let stored = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let t = store::insert(c, &fields, now).map_err(|e| {
-                    e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
-                })?;
-                audit_treatment(c, &staff, "treatment.created", &t, now)?;
-                Ok::<_, ApiError>(t)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
+    let stored = catalogue::create_treatment(&app, &staff.identity.label(), fields).await?;
     let location = format!("/v1/treatments/{}", stored.slug);
     Ok(created(
         &location,
-        &Treatment::from_stored(stored, state.settings.minimum_age),
+        &Treatment::from_stored(stored, app.settings.minimum_age),
     ))
 }
 
@@ -394,30 +351,15 @@ pub async fn create(
 )]
 #[put("/treatments/{slug}")]
 pub async fn replace(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<SlugPath>,
     body: ValidJson<TreatmentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().slug;
     let fields = body.0.into_fields();
-    let now = state.now();
-    let stored = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let t = store::replace(c, &slug, &fields, now)
-                    .map_err(|e| {
-                        e.conflict_on_unique("slug_taken", "A treatment with that slug exists.")
-                    })?
-                    .ok_or(ApiError::NotFound("treatment"))?;
-                audit_treatment(c, &staff, "treatment.updated", &t, now)?;
-                Ok::<_, ApiError>(t)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
-    Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, state.settings.minimum_age)))
+    let stored = catalogue::replace_treatment(&app, &staff.identity.label(), &slug, fields).await?;
+    Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, app.settings.minimum_age)))
 }
 
 /// Archive a treatment
@@ -436,46 +378,13 @@ pub async fn replace(
 )]
 #[post("/treatments/{slug}/archive")]
 pub async fn archive(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<SlugPath>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().slug;
-    let now = state.now();
-    let stored = state
-        .db
-        .run(move |c| {
-            write_transaction(c, |c| {
-                let t = store::set_active(c, &slug, false, now)?
-                    .ok_or(ApiError::NotFound("treatment"))?;
-                audit_treatment(c, &staff, "treatment.archived", &t, now)?;
-                Ok::<_, ApiError>(t)
-            })
-        })
-        .await?;
-    state.cache.invalidate_catalogue();
-    Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, state.settings.minimum_age)))
-}
-
-fn audit_treatment(
-    conn: &mut crate::db::DbConnection,
-    staff: &StaffKey,
-    action: &str,
-    t: &Stored,
-    now: DateTime<Utc>,
-) -> Result<(), crate::db::DbError> {
-    let after =
-        serde_json::json!({"slug": t.slug, "name": t.fields.name, "active": t.fields.active});
-    crate::events::audit(
-        conn,
-        &crate::events::actor::key(&staff.identity.key_id),
-        action,
-        "treatment",
-        &t.id,
-        None,
-        Some(after),
-        now,
-    )
+    let stored = catalogue::archive_treatment(&app, &staff.identity.label(), &slug).await?;
+    Ok(HttpResponse::Ok().json(Treatment::from_stored(stored, app.settings.minimum_age)))
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

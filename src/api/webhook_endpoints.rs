@@ -1,5 +1,5 @@
-//! `/v1/webhook-endpoints`: subscriptions to booking events, their delivery
-//! log and replay. Partners receive events about their own bookings only;
+//! `/v1/webhook-endpoints`: subscriptions to booking events (outbound
+//! webhooks), their delivery log and replay. Partners receive events about their own bookings only;
 //! staff endpoints receive every booking's events.
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
@@ -8,16 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationErrors};
 
+use crate::api::auth::{AnyKey, Role};
+use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
-use crate::api::treatments::reject;
+use crate::api::validation::{finish, reject};
 use crate::api::{created, pagination, ProblemResponses};
-use crate::auth::{AnyKey, Identity, Role};
-use crate::db::write_transaction;
-use crate::error::ApiError;
-use crate::events::{self, EventType};
-use crate::secrets;
-use crate::state::AppState;
-use crate::store::webhooks::{self as store, Delivery, Endpoint, EndpointFields};
+use crate::app::webhook_endpoints::{self as endpoints, owned};
+use crate::app::App;
+use crate::domain::event_types::EventType;
+use crate::store::deliveries::{self as store, Delivery, Endpoint, EndpointFields};
 
 /// A subscription.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,11 +112,7 @@ impl Validate for WebhookEndpointInput {
                 "name at least one event type".into(),
             );
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -154,17 +149,6 @@ pub struct DeliveryPath {
     pub delivery_id: uuid::Uuid,
 }
 
-/// Loads an endpoint its caller may manage (its owner, or an admin).
-fn owned(
-    conn: &mut crate::db::DbConnection,
-    id: &str,
-    who: &Identity,
-) -> Result<Endpoint, ApiError> {
-    store::endpoint(conn, id)?
-        .filter(|e| e.owner_key_id == who.key_id || who.role == Role::Admin)
-        .ok_or(ApiError::NotFound("webhook endpoint"))
-}
-
 /// The event catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventTypeList {
@@ -176,26 +160,6 @@ pub struct EventTypeInfo {
     #[serde(rename = "type")]
     pub event_type: EventType,
     pub description: &'static str,
-}
-
-fn describe(t: EventType) -> &'static str {
-    match t {
-        EventType::ConsultationCreated => {
-            "A consultation was booked; its slot is held while the deposit is paid."
-        }
-        EventType::ConsultationConfirmed => "The deposit was paid; the booking is confirmed.",
-        EventType::ConsultationRescheduled => "The booking moved to another slot.",
-        EventType::ConsultationCancelled => "The booking was cancelled (see cancelled_by).",
-        EventType::ConsultationExpired => {
-            "The hold lapsed (or the payment was withdrawn) before the deposit was paid."
-        }
-        EventType::ConsultationAttended => "The client came.",
-        EventType::ConsultationNoShow => "The client did not come.",
-        EventType::DepositPaid => "The deposit was paid.",
-        EventType::DepositRefunded => "The deposit was refunded.",
-        EventType::DepositRedeemed => "The deposit was redeemed against a treatment.",
-        EventType::DepositForfeited => "The deposit was kept under the cancellation policy.",
-    }
 }
 
 /// List event types
@@ -212,7 +176,7 @@ pub async fn event_types() -> HttpResponse {
             .into_iter()
             .map(|t| EventTypeInfo {
                 event_type: t,
-                description: describe(t),
+                description: t.describe(),
             })
             .collect(),
     })
@@ -239,39 +203,12 @@ pub async fn event_types() -> HttpResponse {
 )]
 #[post("/webhook-endpoints")]
 pub async fn create(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     body: ValidJson<WebhookEndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.0.fields(state.settings.webhooks.allow_http)?;
-    let now = state.now();
-    let who = key.identity;
-    let secret = format!(
-        "whsec_{}",
-        &secrets::generate(secrets::SecretKind::ManageToken).0[3..]
-    );
-    let s = secret.clone();
-    let endpoint = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let e =
-                    store::insert_endpoint(conn, &who.key_id, who.role.as_str(), &fields, &s, now)?;
-                let after = serde_json::json!({"url": e.url, "event_types": e.event_types});
-                events::audit(
-                    conn,
-                    &events::actor::key(&who.key_id),
-                    "webhook_endpoint.created",
-                    "webhook_endpoint",
-                    &e.id,
-                    None,
-                    Some(after),
-                    now,
-                )?;
-                Ok::<_, ApiError>(e)
-            })
-        })
-        .await?;
+    let fields = body.0.fields(app.settings.webhooks.allow_http)?;
+    let (endpoint, secret) = endpoints::create(&app, &key.identity, fields).await?;
     let location = format!("/v1/webhook-endpoints/{}", endpoint.id);
     Ok(created(
         &location,
@@ -295,9 +232,9 @@ pub async fn create(
     security(("api_key" = []))
 )]
 #[get("/webhook-endpoints")]
-pub async fn list(state: web::Data<AppState>, key: AnyKey) -> Result<HttpResponse, ApiError> {
+pub async fn list(app: web::Data<App>, key: AnyKey) -> Result<HttpResponse, ApiError> {
     let owner = (key.identity.role != Role::Admin).then(|| key.identity.key_id.clone());
-    let items = state
+    let items = app
         .db
         .run(move |conn| store::endpoints(conn, owner.as_deref()))
         .await?;
@@ -319,12 +256,12 @@ pub async fn list(state: web::Data<AppState>, key: AnyKey) -> Result<HttpRespons
 )]
 #[get("/webhook-endpoints/{id}")]
 pub async fn get(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, who) = (path.id.to_string(), key.identity);
-    let e = state.db.run(move |conn| owned(conn, &id, &who)).await?;
+    let e = app.db.run(move |conn| owned(conn, &id, &who)).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from(e)))
 }
 
@@ -345,25 +282,13 @@ pub async fn get(
 )]
 #[put("/webhook-endpoints/{id}")]
 pub async fn update(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
     body: ValidJson<WebhookEndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.0.fields(state.settings.webhooks.allow_http)?;
-    let (id, who, now) = (path.id.to_string(), key.identity, state.now());
-    let e = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                owned(conn, &id, &who)?;
-                store::update_endpoint(conn, &id, &fields, now)?;
-                let after = serde_json::json!({"url": fields.url, "event_types": fields.event_types, "active": fields.active});
-                events::audit(conn, &events::actor::key(&who.key_id), "webhook_endpoint.updated", "webhook_endpoint", &id, None, Some(after), now)?;
-                owned(conn, &id, &who)
-            })
-        })
-        .await?;
+    let fields = body.0.fields(app.settings.webhooks.allow_http)?;
+    let e = endpoints::update(&app, &key.identity, &path.id.to_string(), fields).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from(e)))
 }
 
@@ -380,31 +305,11 @@ pub async fn update(
 )]
 #[delete("/webhook-endpoints/{id}")]
 pub async fn remove(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, who, now) = (path.id.to_string(), key.identity, state.now());
-    state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                owned(conn, &id, &who)?;
-                store::delete_endpoint(conn, &id)?;
-                events::audit(
-                    conn,
-                    &events::actor::key(&who.key_id),
-                    "webhook_endpoint.deleted",
-                    "webhook_endpoint",
-                    &id,
-                    None,
-                    None,
-                    now,
-                )?;
-                Ok::<_, ApiError>(())
-            })
-        })
-        .await?;
+    endpoints::delete(&app, &key.identity, &path.id.to_string()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -485,7 +390,7 @@ pub struct DeliveryQuery {
 #[get("/webhook-endpoints/{id}/deliveries")]
 pub async fn deliveries(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
     query: web::Query<DeliveryQuery>,
@@ -507,11 +412,11 @@ pub async fn deliveries(
         .map(pagination::decode_time)
         .transpose()?;
     let (id, who) = (path.id.to_string(), key.identity);
-    let mut rows = state
+    let rows = app
         .db
         .run(move |conn| {
             owned(conn, &id, &who)?;
-            Ok::<_, ApiError>(store::deliveries(
+            Ok::<_, crate::app::AppError>(store::deliveries(
                 conn,
                 &id,
                 q.status.as_deref(),
@@ -520,11 +425,8 @@ pub async fn deliveries(
             )?)
         })
         .await?;
-    let next = (rows.len() as i64 > limit).then(|| {
-        rows.truncate(limit as usize);
-        let last = rows.last().expect("a full page has a last row");
-        let cursor = pagination::encode_time(last.event_occurred_at, &last.id);
-        pagination::next_link(&req, &cursor)
+    let (rows, next) = pagination::page(&req, rows, limit, |last| {
+        pagination::encode_time(last.event_occurred_at, &last.id)
     });
     Ok(HttpResponse::Ok().json(WebhookDeliveryList {
         items: rows.into_iter().map(WebhookDelivery::from).collect(),
@@ -547,39 +449,17 @@ pub async fn deliveries(
 )]
 #[post("/webhook-endpoints/{id}/deliveries/{delivery_id}/replay")]
 pub async fn replay(
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     key: AnyKey,
     path: web::Path<DeliveryPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, delivery_id, who, now) = (
-        path.id.to_string(),
-        path.delivery_id.to_string(),
-        key.identity,
-        state.now(),
-    );
-    let d = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                owned(conn, &id, &who)?;
-                let d = store::delivery(conn, &delivery_id)?
-                    .filter(|d| d.endpoint_id == id)
-                    .ok_or(ApiError::NotFound("delivery"))?;
-                store::replay(conn, &d.id, now)?;
-                events::audit(
-                    conn,
-                    &events::actor::key(&who.key_id),
-                    "webhook_delivery.replayed",
-                    "webhook_delivery",
-                    &d.id,
-                    None,
-                    None,
-                    now,
-                )?;
-                store::delivery(conn, &d.id)?.ok_or(ApiError::NotFound("delivery"))
-            })
-        })
-        .await?;
+    let d = endpoints::replay(
+        &app,
+        &key.identity,
+        &path.id.to_string(),
+        &path.delivery_id.to_string(),
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(WebhookDelivery::from(d)))
 }
 

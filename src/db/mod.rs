@@ -92,7 +92,7 @@ pub fn mask_password(url: &str) -> String {
 }
 
 /// Database failures, classified for the caller.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
     /// A unique constraint rejected the write; carries the constraint or message.
     #[error("unique violation: {0}")]

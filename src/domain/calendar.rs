@@ -1,7 +1,7 @@
 //! One appointment as an RFC 5545 iCalendar document (`text/calendar`).
 //!
 //! Everything here is pure: no I/O and no clock reads. [`render`] turns a
-//! [`CalendarEvent`] into a complete `VCALENDAR` holding one `VTIMEZONE` and one
+//! [`Appointment`] into a complete `VCALENDAR` holding one `VTIMEZONE` and one
 //! `VEVENT`.
 //!
 //! # Output format
@@ -73,7 +73,7 @@ pub const PRODID: &str = "-//clinic-api//booking//EN";
 /// One appointment to render; see the module documentation for how each field is
 /// written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CalendarEvent<'a> {
+pub struct Appointment<'a> {
     /// Globally unique and stable across revisions, e.g. `"<consultation id>@clinic-api"`.
     pub uid: &'a str,
     pub starts_at: DateTime<Utc>,
@@ -99,7 +99,7 @@ pub struct CalendarEvent<'a> {
 }
 
 /// Renders `event` as a complete iCalendar document with CRLF line endings.
-pub fn render(event: &CalendarEvent) -> String {
+pub fn render(event: &Appointment) -> String {
     let mut w = Writer::default();
     w.line("BEGIN:VCALENDAR");
     w.line("VERSION:2.0");
@@ -378,7 +378,7 @@ fn transitions(tz: Tz, from: i64, to: i64) -> Vec<Transition> {
     found
 }
 
-fn write_vtimezone(w: &mut Writer, event: &CalendarEvent) {
+fn write_vtimezone(w: &mut Writer, event: &Appointment) {
     let tz = event.tz;
     let years = [event.starts_at, event.ends_at]
         .map(|t| local_time(tz, t).map_or_else(|| t.year(), |local| local.year()));
@@ -427,9 +427,9 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn event(tz: Tz, starts_at: &str) -> CalendarEvent<'static> {
+    fn event(tz: Tz, starts_at: &str) -> Appointment<'static> {
         let starts_at = at(starts_at);
-        CalendarEvent {
+        Appointment {
             uid: "3f2b9c1e-0000-4000-8000-000000000001@clinic-api",
             starts_at,
             ends_at: starts_at + chrono::Duration::minutes(30),
@@ -735,14 +735,14 @@ mod tests {
     #[test]
     fn status_and_alarm() {
         let base = event(chrono_tz::Europe::London, "2026-12-03T10:00:00Z");
-        let tentative = render(&CalendarEvent {
+        let tentative = render(&Appointment {
             tentative: true,
             ..base
         });
         assert!(has_line(&tentative, "STATUS:TENTATIVE"));
         assert!(has_line(&tentative, "BEGIN:VALARM"));
 
-        let cancelled = render(&CalendarEvent {
+        let cancelled = render(&Appointment {
             cancelled: true,
             tentative: true,
             ..base
@@ -756,7 +756,7 @@ mod tests {
 
     #[test]
     fn optional_properties_are_left_out() {
-        let doc = render(&CalendarEvent {
+        let doc = render(&Appointment {
             description: "",
             location: None,
             organizer_name: None,
@@ -775,7 +775,7 @@ mod tests {
             1
         );
 
-        let organiser_only = render(&CalendarEvent {
+        let organiser_only = render(&Appointment {
             description: "",
             organizer_name: Some("Dr Jones"),
             ..event(chrono_tz::Europe::London, "2026-12-03T10:00:00Z")
@@ -786,7 +786,7 @@ mod tests {
     #[test]
     fn dtend_is_left_out_unless_after_dtstart() {
         let base = event(chrono_tz::Europe::London, "2026-12-03T10:00:00Z");
-        let doc = render(&CalendarEvent {
+        let doc = render(&Appointment {
             ends_at: base.starts_at,
             ..base
         });
@@ -828,7 +828,7 @@ mod tests {
         assert_eq!(escape_text("tab\there\u{7}bell"), "tab\therebell");
         assert_eq!(escape_text("colon: \"quoted\" é"), "colon: \"quoted\" é");
 
-        let doc = render(&CalendarEvent {
+        let doc = render(&Appointment {
             summary: "Botox, fillers; \\ consult",
             description: "Line 1\nLine 2",
             organizer_name: None,
@@ -848,7 +848,7 @@ mod tests {
             for i in 0..200 {
                 description.push_str(pieces[(i * 7 + shift) % pieces.len()]);
             }
-            let doc = render(&CalendarEvent {
+            let doc = render(&Appointment {
                 description: &description,
                 organizer_name: None,
                 ..event(chrono_tz::Europe::London, "2026-12-03T10:00:00Z")
@@ -886,7 +886,7 @@ mod tests {
     fn extreme_instants_do_not_panic() {
         for instant in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
             for tz in [chrono_tz::Europe::London, chrono_tz::Pacific::Kiritimati] {
-                let doc = render(&CalendarEvent {
+                let doc = render(&Appointment {
                     starts_at: instant,
                     ends_at: instant,
                     created_at: instant,

@@ -23,9 +23,9 @@ pub enum Status {
     Expired,
 }
 
-/// What can happen to a consultation.
+/// A move of a consultation from one status to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub enum Transition {
     DepositPaid,
     Attend,
     MarkNoShow,
@@ -64,11 +64,11 @@ impl Status {
         matches!(self, Self::PendingDeposit | Self::Confirmed)
     }
 
-    /// The state after `event`, or `None` when the move is illegal.
-    pub fn after(self, event: Event) -> Option<Status> {
-        use Event::*;
+    /// The state after `transition`, or `None` when the move is illegal.
+    pub fn after(self, transition: Transition) -> Option<Status> {
         use Status::*;
-        match (self, event) {
+        use Transition::*;
+        match (self, transition) {
             (PendingDeposit, DepositPaid) => Some(Confirmed),
             (PendingDeposit, HoldLapsed) => Some(Expired),
             (PendingDeposit | Confirmed, Cancel) => Some(Cancelled),
@@ -80,7 +80,7 @@ impl Status {
     }
 }
 
-impl Event {
+impl Transition {
     pub fn describe(self) -> &'static str {
         match self {
             Self::DepositPaid => "confirm",
@@ -96,8 +96,8 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Event::*;
     use Status::*;
+    use Transition::*;
 
     #[test]
     fn only_the_documented_moves_are_legal() {
@@ -111,7 +111,7 @@ mod tests {
             (Confirmed, MarkNoShow, NoShow),
             (Confirmed, Reschedule, Confirmed),
         ];
-        let events = [
+        let transitions = [
             DepositPaid,
             Attend,
             MarkNoShow,
@@ -120,12 +120,12 @@ mod tests {
             Reschedule,
         ];
         for from in Status::ALL {
-            for event in events {
+            for t in transitions {
                 let want = legal
                     .iter()
-                    .find(|(f, e, _)| *f == from && *e == event)
+                    .find(|(f, e, _)| *f == from && *e == t)
                     .map(|(_, _, to)| *to);
-                assert_eq!(from.after(event), want, "{from:?} + {event:?}");
+                assert_eq!(from.after(t), want, "{from:?} + {t:?}");
             }
         }
     }

@@ -27,7 +27,7 @@ pub enum DepositStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DepositEvent {
+pub enum DepositTransition {
     Pay,
     Redeem,
     Refund,
@@ -60,12 +60,12 @@ impl DepositStatus {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// The state after `event`, or `None` when the move is illegal: money
+    /// The state after `transition`, or `None` when the move is illegal: money
     /// is never redeemed twice, refunded twice, or both.
-    pub fn after(self, event: DepositEvent) -> Option<DepositStatus> {
-        use DepositEvent::*;
+    pub fn after(self, transition: DepositTransition) -> Option<DepositStatus> {
         use DepositStatus::*;
-        match (self, event) {
+        use DepositTransition::*;
+        match (self, transition) {
             (Pending, Pay) => Some(Paid),
             (Pending, Cancel) => Some(Cancelled),
             (Paid, Redeem) => Some(Redeemed),
@@ -79,8 +79,8 @@ impl DepositStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use DepositEvent::*;
     use DepositStatus::*;
+    use DepositTransition::*;
 
     #[test]
     fn only_the_documented_moves_are_legal() {
@@ -92,12 +92,12 @@ mod tests {
             (Paid, Forfeit, Forfeited),
         ];
         for from in DepositStatus::ALL {
-            for event in [Pay, Redeem, Refund, Forfeit, Cancel] {
+            for t in [Pay, Redeem, Refund, Forfeit, Cancel] {
                 let want = legal
                     .iter()
-                    .find(|(f, e, _)| *f == from && *e == event)
+                    .find(|(f, e, _)| *f == from && *e == t)
                     .map(|(_, _, t)| *t);
-                assert_eq!(from.after(event), want, "{from:?} + {event:?}");
+                assert_eq!(from.after(t), want, "{from:?} + {t:?}");
             }
         }
     }

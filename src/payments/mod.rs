@@ -1,10 +1,10 @@
 //! Payment providers behind one trait: `manual` (the embedded default: staff
-//! record deposits taken by phone or at the desk) and `stripe`.
+//! record deposits taken by phone or at the desk) and `stripe`. Adapters
+//! only: the flows that use them live in `app`.
 
 pub mod manual;
-pub mod reconcile;
 pub mod stripe;
-pub mod webhook;
+pub mod stripe_events;
 
 use std::sync::Arc;
 
@@ -107,24 +107,4 @@ pub fn from_settings(settings: &Settings) -> Result<Arc<dyn PaymentProvider>, St
         Some(stripe) => Arc::new(stripe::Stripe::new(stripe)?),
         None => Arc::new(manual::Manual),
     })
-}
-
-/// The API error for a failed provider call: nothing was charged.
-pub fn api_error(e: PaymentError) -> crate::error::ApiError {
-    use crate::error::ApiError;
-    match e {
-        PaymentError::Declined(msg) => ApiError::Unprocessable {
-            code: "payment_declined",
-            detail: format!("The payment was declined: {msg}"),
-        },
-        PaymentError::Unavailable(msg) => ApiError::Unavailable {
-            code: "payment_provider_unavailable",
-            detail: format!("The payment provider did not answer in time; nothing was charged and the slot was released. Retry with the same Idempotency-Key. ({msg})"),
-            retry_after_secs: 5,
-        },
-        PaymentError::Rejected(msg) => ApiError::BadGateway {
-            code: "payment_provider_error",
-            detail: format!("The payment provider refused the request; nothing was charged. ({msg})"),
-        },
-    }
 }

@@ -5,10 +5,8 @@ mod content;
 
 pub use crate::domain::catalogue::{Contraindication, Injectable};
 
-use chrono::{DateTime, Utc};
-
+use crate::app::{App, AppError};
 use crate::config::Settings;
-use crate::db::{write_transaction, DbConnection, DbError};
 use crate::domain::money::Money;
 use crate::domain::slots::OpeningWindow;
 use crate::domain::treatment::{EffectDuration, MinuteRange, ResultsOnset};
@@ -100,12 +98,10 @@ pub fn treatment_fields(
 
 /// Loads the seed content into an empty database, once. Returns whether it
 /// loaded anything. Safe when several instances start together.
-pub fn load_if_empty(
-    conn: &mut DbConnection,
-    settings: &Settings,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    write_transaction(conn, |conn| {
+pub async fn load_if_empty(app: &App) -> Result<bool, AppError> {
+    let settings = app.settings.clone();
+    app.write(move |tx| {
+        let (conn, now) = (&mut *tx.conn, tx.now);
         if meta::get(conn, SEEDED_KEY)?.is_some() {
             return Ok(false);
         }
@@ -122,7 +118,7 @@ pub fn load_if_empty(
         if !meta::insert_if_absent(conn, SEEDED_KEY, "v1", now)? || !empty {
             return Ok(false);
         }
-        let p = Placeholders::from_settings(settings);
+        let p = Placeholders::from_settings(&settings);
         let mut ids = std::collections::HashMap::new();
         for t in treatment_fields(&p, settings.deposit.currency) {
             let stored = treatments::insert(conn, &t, now)?;
@@ -148,8 +144,13 @@ pub fn load_if_empty(
                 .collect();
             practitioners::replace_hours(conn, &row.id, &windows)?;
         }
+        tx.invalidates(crate::cache::Stale {
+            availability: true,
+            catalogue: true,
+        });
         Ok(true)
     })
+    .await
 }
 
 /// The seed FAQ, rendered (for examples and tests).

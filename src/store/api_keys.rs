@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::auth::Role;
 use crate::db::schema::api_keys;
-use crate::db::{write_transaction, DbConnection, DbError};
+use crate::db::{DbConnection, DbError};
+use crate::domain::actor::Role;
 use crate::secrets::{self, SecretKind};
 
 use super::{from_db, new_id, to_db};
@@ -73,36 +73,31 @@ pub fn revoke(
 }
 
 /// The live key matching a presented secret, if any.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    presented: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<ApiKeyRow>, DbError> {
+pub fn find_live(conn: &mut DbConnection, presented: &str) -> Result<Option<ApiKeyRow>, DbError> {
     let Some(public) = secrets::api_key_public_part(presented) else {
         return Ok(None);
     };
-    let row: Option<ApiKeyRow> = api_keys::table
+    let row: Option<ApiKeyRow> = crate::native!(conn, |db| api_keys::table
         .filter(api_keys::prefix.eq(public))
         .filter(api_keys::revoked_at.is_null())
         .select(ApiKeyRow::as_select())
-        .get_result(conn)
-        .optional()?;
-    let Some(row) = row.filter(|r| secrets::hashes_match(&r.key_hash, &secrets::hash(presented)))
-    else {
-        return Ok(None);
-    };
-    // Record use at most every five minutes, to keep reads cheap.
-    let stale = row
-        .last_used_at
-        .is_none_or(|t| now - from_db(t) > chrono::Duration::minutes(5));
-    if stale {
-        write_transaction(conn, |conn| {
-            diesel::update(api_keys::table.find(&row.id))
-                .set(api_keys::last_used_at.eq(Some(to_db(now))))
-                .execute(conn)
-        })?;
-    }
-    Ok(Some(row))
+        .get_result(db)
+        .optional())?;
+    Ok(row.filter(|r| secrets::hashes_match(&r.key_hash, &secrets::hash(presented))))
+}
+
+/// Whether a key's last recorded use is old enough to record again (use
+/// is recorded at most every five minutes, to keep reads cheap).
+pub fn use_is_stale(row: &ApiKeyRow, now: DateTime<Utc>) -> bool {
+    row.last_used_at
+        .is_none_or(|t| now - from_db(t) > chrono::Duration::minutes(5))
+}
+
+pub fn record_use(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::update(api_keys::table.find(id))
+        .set(api_keys::last_used_at.eq(Some(to_db(now))))
+        .execute(db))?;
+    Ok(())
 }
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ApiKeyRow>, DbError> {

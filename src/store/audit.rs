@@ -1,4 +1,5 @@
-//! Reading the audit trail (it is written by `crate::events`).
+//! The audit trail: appended by `app::audit` inside each unit of work, read
+//! by admins and by the client export.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -6,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::schema::audit_events;
 use crate::db::{DbConnection, DbError};
 
-use super::{from_db, to_db};
+use super::{from_db, ordered_id, to_db};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -60,6 +61,37 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
     pub after: Option<(DateTime<Utc>, String)>,
     pub limit: i64,
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    e: &NewEvent<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(ordered_id()),
+            audit_events::occurred_at.eq(to_db(now)),
+            audit_events::actor.eq(e.actor),
+            audit_events::action.eq(e.action),
+            audit_events::subject_type.eq(e.subject_type),
+            audit_events::subject_id.eq(e.subject_id),
+            audit_events::before_state.eq(&e.before),
+            audit_events::after_state.eq(&e.after),
+        ))
+        .execute(db))?;
+    Ok(())
 }
 
 /// Events in (occurred_at, id) order.

@@ -187,6 +187,26 @@ pub fn complete(
     Ok(())
 }
 
+/// Replaces the stored response of a completed record.
+pub fn amend(
+    conn: &mut DbConnection,
+    ticket: &Ticket,
+    response: &StoredResponse,
+) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::update(
+        ik::table
+            .find((&ticket.scope, &ticket.key))
+            .filter(ik::state.eq("completed")),
+    )
+    .set((
+        ik::response_status.eq(Some(i32::from(response.status))),
+        ik::response_body.eq(Some(&response.body)),
+        ik::response_location.eq(&response.location),
+    ))
+    .execute(db))?;
+    Ok(())
+}
+
 /// Lets a retry run after an attempt failed on the server side: an
 /// attempt that created nothing is forgotten; one that created a resource
 /// is unlocked and kept, so the retry resumes that resource.

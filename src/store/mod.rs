@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod clients;
 pub mod consultations;
+pub mod deliveries;
 pub mod deposits;
 pub mod faqs;
 pub mod idempotency;
@@ -15,11 +16,8 @@ pub mod rate_limits;
 pub mod screenings;
 pub mod settlements;
 pub mod treatments;
-pub mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-
-use crate::db::DbError;
 
 /// Database timestamps are UTC without a zone.
 pub fn to_db(t: DateTime<Utc>) -> NaiveDateTime {
@@ -59,19 +57,4 @@ pub fn ordered_id() -> String {
 /// A new random id.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
-}
-
-/// Turns expected constraint failures into API errors.
-pub trait DbErrorExt {
-    /// A unique violation becomes a 409 with `code`; anything else passes on.
-    fn conflict_on_unique(self, code: &'static str, detail: &str) -> crate::error::ApiError;
-}
-
-impl DbErrorExt for DbError {
-    fn conflict_on_unique(self, code: &'static str, detail: &str) -> crate::error::ApiError {
-        match self {
-            DbError::UniqueViolation(_) => crate::error::ApiError::conflict(code, detail),
-            other => other.into(),
-        }
-    }
 }

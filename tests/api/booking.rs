@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use serde_json::{json, Value};
 
 use crate::fixtures::*;
@@ -300,7 +300,9 @@ async fn the_sweeper_expires_lapsed_holds_and_late_payment_still_confirms_a_free
     let staff = app.key(Role::Staff).await;
     let (id, token, booking) = book_first(&app).await;
     app.clock.advance(Duration::minutes(20));
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.holds_expired, 1);
     let seen = app
         .get(&format!("/v1/consultations/{id}"), Some(&token))
@@ -358,7 +360,7 @@ async fn idempotency_keys_replay_reject_and_wait() {
         clinic_api::api::extract::BodyDigest::of(serde_json::to_vec(&body).unwrap().as_slice())
             .hex();
     let now = app.now();
-    app.state
+    app.app
         .db
         .run(move |c| {
             clinic_api::store::idempotency::begin(
@@ -881,7 +883,9 @@ async fn staff_read_the_screening_behind_a_booking() {
         .assert_problem(403, "forbidden");
     // Attached screenings survive the retention purge.
     app.clock.advance(Duration::days(40));
-    clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(
         app.get(&format!("/v1/consultations/{id}/screening"), Some(&staff))
             .await

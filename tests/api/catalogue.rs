@@ -1,6 +1,6 @@
 //! The treatment catalogue and the FAQ.
 
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::spawn_app;

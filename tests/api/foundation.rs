@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use reqwest::Method;
 use serde_json::json;
 
@@ -68,7 +68,7 @@ async fn revoked_keys_stop_working_at_once() {
     let prefix = staff[..11].to_owned();
     let now = app.now();
     let revoked = app
-        .state
+        .app
         .db
         .run(move |c| clinic_api::store::api_keys::revoke(c, &prefix, now))
         .await
@@ -219,11 +219,9 @@ async fn seed_content_loads_once_and_can_be_turned_off() {
     let n = faqs.body["items"].as_array().unwrap().len();
     assert!(n >= 12, "{n} FAQ entries");
     // A second start on the same database adds nothing.
-    let url = app.state.settings.database_url.clone();
-    let mut conn = app.state.db.conn().unwrap();
-    let settings = (*app.state.settings).clone();
-    assert!(!clinic_api::seed::load_if_empty(&mut conn, &settings, app.now()).unwrap());
-    drop((conn, url));
+    assert!(!clinic_api::seed::load_if_empty(&app.app).await.unwrap());
+    let again = app.get("/v1/faqs?limit=100", None).await;
+    assert_eq!(again.body["items"].as_array().unwrap().len(), n);
 
     let off = spawn_app_with(|s| s.seed_content = false).await;
     let treatments = off.get("/v1/treatments", None).await;

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use clinic_api::auth::Role;
+use clinic_api::app::App;
 use clinic_api::clock::{Clock, ManualClock};
 use clinic_api::config::Settings;
 use clinic_api::db::DatabaseUrl;
+use clinic_api::domain::actor::Role;
 use clinic_api::startup::{Application, RunOptions};
-use clinic_api::state::AppState;
 use diesel::{Connection, RunQueryDsl};
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
-    pub state: actix_web::web::Data<AppState>,
+    pub app: actix_web::web::Data<App>,
     handle: actix_web::dev::ServerHandle,
     settings: Settings,
     db: Arc<TestDatabase>,
@@ -105,11 +105,11 @@ fn start(settings: Settings, clock: Arc<ManualClock>, db: Arc<TestDatabase>) -> 
             )
             .await
             .expect("the application starts");
-            tx.send((app.port(), app.state(), app.handle())).unwrap();
+            tx.send((app.port(), app.app(), app.handle())).unwrap();
             let _ = app.run_until_stopped().await;
         });
     });
-    let (port, state, handle) = rx.recv().expect("the server thread reports its port");
+    let (port, app, handle) = rx.recv().expect("the server thread reports its port");
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
         address,
@@ -118,7 +118,7 @@ fn start(settings: Settings, clock: Arc<ManualClock>, db: Arc<TestDatabase>) -> 
             .build()
             .unwrap(),
         clock,
-        state,
+        app,
         handle,
         settings,
         db,
@@ -146,9 +146,8 @@ impl TestApp {
     /// Creates an API key with the role directly in the database.
     pub async fn key(&self, role: Role) -> String {
         let now = self.now();
-        self.state
-            .db
-            .run(move |c| clinic_api::store::api_keys::create(c, "test key", role, now))
+        let _ = now;
+        clinic_api::app::api_keys::create(&self.app, "test key", role)
             .await
             .unwrap()
             .key

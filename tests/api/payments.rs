@@ -4,8 +4,8 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use clinic_api::auth::Role;
 use clinic_api::config::StripeSettings;
+use clinic_api::domain::actor::Role;
 use serde_json::{json, Value};
 
 use crate::fake_stripe::{charge_json, event_json, signature_header, Failure, FakeStripe};
@@ -189,7 +189,7 @@ async fn forged_stale_and_unsigned_webhooks_change_nothing() {
     // the lost webhook path. The forged events themselves did nothing.
     assert_eq!(seen.body["status"], "confirmed");
     let processed = app
-        .state
+        .app
         .db
         .run(|c| {
             use diesel::prelude::*;
@@ -242,7 +242,9 @@ async fn a_lost_webhook_is_reconciled_by_reading_and_by_the_periodic_task() {
         .await;
     assert_eq!(read.body["status"], "confirmed");
 
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.payments_reconciled, 1);
     let b = booking_b["id"].as_str().unwrap();
     assert_eq!(

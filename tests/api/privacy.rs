@@ -5,7 +5,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 use chrono::Duration;
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use serde_json::{json, Value};
 
 use crate::fixtures::*;
@@ -93,7 +93,7 @@ async fn the_audit_trail_follows_a_booking_to_its_redemption() {
         })
         .collect();
     let staff_key_id = app
-        .state
+        .app
         .db
         .run(clinic_api::store::api_keys::list)
         .await
@@ -258,12 +258,18 @@ async fn ended_bookings_lose_personal_data_after_the_retention_period() {
     let staff = app.key(Role::Staff).await;
     let (id, _, _) = book_first(&app).await;
     app.clock.advance(Duration::minutes(20)); // the hold lapses
-    clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     app.clock.advance(Duration::days(29));
-    let early = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let early = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(early.ended_bookings_anonymised, 0);
     app.clock.advance(Duration::days(2));
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.ended_bookings_anonymised, 1);
     let seen = app
         .get(&format!("/v1/consultations/{id}"), Some(&staff))

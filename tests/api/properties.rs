@@ -2,7 +2,7 @@
 //! bodies with one field mangled) sent to every write route gets a 2xx or a
 //! 4xx problem document — never a 5xx, a panic or a dropped connection.
 
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Value};

@@ -2,14 +2,14 @@
 //! lose an acknowledged write, or move money twice.
 
 use chrono::Duration;
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use serde_json::json;
 
 use crate::fixtures::*;
 use crate::helpers::{spawn_app, TestApp};
 
 async fn count_consultations(app: &TestApp) -> i64 {
-    app.state
+    app.app
         .db
         .run(|c| {
             use diesel::prelude::*;
@@ -192,14 +192,18 @@ async fn a_refund_owed_on_cancellation_survives_a_stripe_outage() {
     assert!(fake.refunds().is_empty());
 
     app.clock.advance(Duration::minutes(1));
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.refunds_made, 1);
     assert_eq!(fake.refunds().len(), 1);
     let seen = app
         .get(&format!("/v1/consultations/{id}"), Some(token))
         .await;
     assert_eq!(seen.body["deposit"]["status"], "refunded");
-    let again = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let again = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(again.refunds_made, 0);
     assert_eq!(fake.refunds().len(), 1, "never refunded twice");
 }
@@ -224,18 +228,13 @@ async fn a_payment_that_lands_as_the_hold_lapses_is_found_without_a_webhook() {
     let pi = fake.payment_intents().pop().unwrap().id;
     app.clock.advance(Duration::minutes(16));
     // The sweeper expired it before Stripe's answer was known…
-    let swept = app
-        .state
-        .db
-        .run(move |c| clinic_api::booking::expire_lapsed(c, app_now()))
-        .await;
-    fn app_now() -> chrono::DateTime<chrono::Utc> {
-        "2026-11-25T10:16:00Z".parse().unwrap()
-    }
+    let swept = clinic_api::app::booking::expire_lapsed(&app.app).await;
     assert_eq!(swept.unwrap().len(), 1);
     // …then the client's payment succeeds, and its webhook is lost.
     fake.set_status(&pi, "succeeded");
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.payments_reconciled, 1);
     let seen = app
         .get(&format!("/v1/consultations/{id}"), Some(&staff))

@@ -1,7 +1,7 @@
 //! Eligibility screening over HTTP, and the retention purge.
 
 use chrono::Duration;
-use clinic_api::auth::Role;
+use clinic_api::domain::actor::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
@@ -214,7 +214,7 @@ async fn bad_dates_and_missing_answers_are_422s_naming_the_field() {
         .assert_problem(422, "validation_failed");
 
     let count = app
-        .state
+        .app
         .db
         .run(clinic_api::store::screenings::count)
         .await
@@ -261,7 +261,7 @@ async fn ineligible_screenings_keep_no_health_data() {
     let answer = screen(&app, &body).await;
     let id = answer.body["id"].as_str().unwrap().to_owned();
     let stored = app
-        .state
+        .app
         .db
         .run(move |c| {
             use clinic_api::db::schema::screenings;
@@ -288,7 +288,7 @@ async fn unattached_screenings_are_purged_after_the_retention_period() {
     app.clock.advance(Duration::days(10));
     screen(&app, &answers("1985-01-01")).await;
     let count = || async {
-        app.state
+        app.app
             .db
             .run(clinic_api::store::screenings::count)
             .await
@@ -297,9 +297,13 @@ async fn unattached_screenings_are_purged_after_the_retention_period() {
     assert_eq!(count().await, 2);
 
     app.clock.advance(Duration::days(21)); // first is 31 days old, second 21
-    let report = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let report = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(report.screenings_purged, 1);
     assert_eq!(count().await, 1);
-    let again = clinic_api::maintenance::run_once(&app.state).await.unwrap();
+    let again = clinic_api::app::maintenance::run_once(&app.app)
+        .await
+        .unwrap();
     assert_eq!(again.screenings_purged, 0);
 }

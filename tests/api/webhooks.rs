@@ -4,8 +4,8 @@
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use clinic_api::auth::Role;
-use clinic_api::domain::webhook::verify;
+use clinic_api::domain::actor::Role;
+use clinic_api::domain::webhook_delivery::verify;
 use serde_json::{json, Value};
 
 use crate::fixtures::*;
@@ -27,8 +27,8 @@ async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (Stri
     )
 }
 
-async fn pass(app: &TestApp) -> clinic_api::webhooks::Pass {
-    clinic_api::webhooks::pass(&app.state).await.unwrap()
+async fn pass(app: &TestApp) -> clinic_api::app::deliveries::Pass {
+    clinic_api::app::deliveries::pass(&app.app).await.unwrap()
 }
 
 /// Runs passes until nothing is due (for the current clock).

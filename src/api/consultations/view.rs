@@ -6,16 +6,14 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{DbConnection, DbError};
+use crate::app::booking::Booking;
+use crate::app::App;
+use crate::domain::actor::Actor;
 use crate::domain::consultation::Status;
 use crate::domain::deposit::DepositStatus;
 use crate::domain::money::Money;
 use crate::domain::policy::{self, CancelledBy};
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::consultations::{self, Consultation as Stored};
-use crate::store::deposits::{self, Deposit as StoredDeposit};
-use crate::store::treatments;
+use crate::store::deposits::Deposit as StoredDeposit;
 
 /// Who a view is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +21,16 @@ pub enum Audience {
     Client,
     Partner,
     Staff,
+}
+
+impl Audience {
+    pub fn of(actor: &Actor) -> Self {
+        match actor {
+            Actor::Client(_) => Audience::Client,
+            Actor::Partner(_) => Audience::Partner,
+            Actor::Staff(_) => Audience::Staff,
+        }
+    }
 }
 
 /// A time in the clinic's zone, as RFC 3339 with its offset.
@@ -119,7 +127,7 @@ pub struct BookingCreated {
     pub manage_token: String,
 }
 
-fn deposit_view(state: &AppState, d: StoredDeposit) -> Deposit {
+fn deposit_view(app: &App, d: StoredDeposit) -> Deposit {
     let unpaid = d.status == DepositStatus::Pending;
     let stripe = d.provider == "stripe";
     Deposit {
@@ -128,7 +136,7 @@ fn deposit_view(state: &AppState, d: StoredDeposit) -> Deposit {
         amount: d.amount,
         client_secret: d.client_secret.filter(|_| unpaid),
         publishable_key: if unpaid && stripe {
-            state.payments.publishable_key()
+            app.payments.publishable_key()
         } else {
             None
         },
@@ -138,32 +146,23 @@ fn deposit_view(state: &AppState, d: StoredDeposit) -> Deposit {
     }
 }
 
-/// Renders a consultation with its deposit.
-pub fn render(
-    conn: &mut DbConnection,
-    state: &AppState,
-    c: Stored,
-    d: StoredDeposit,
-    audience: Audience,
-) -> Result<Consultation, ApiError> {
-    let tz = state.settings.clinic_timezone;
-    let treatment_slug = match &c.treatment_id {
-        Some(id) => treatments::by_id(conn, id)?.map(|t| t.slug),
-        None => None,
-    };
-    Ok(Consultation {
+/// Renders a booking for an audience.
+pub fn render(app: &App, b: Booking, audience: Audience) -> Consultation {
+    let tz = app.settings.clinic_timezone;
+    let c = b.consultation;
+    Consultation {
         local_starts_at: local(c.starts_at, tz),
         local_ends_at: local(c.ends_at, tz),
         time_zone: tz.name().to_owned(),
         cancellation_deadline: policy::cancellation_deadline(
             c.starts_at,
-            state.settings.booking.cancellation_notice_hours,
+            app.settings.booking.cancellation_notice_hours,
         ),
         hold_expires_at: c
             .hold_expires_at
             .filter(|_| c.status == Status::PendingDeposit),
         treatment_id: c.treatment_id.clone(),
-        treatment_slug,
+        treatment_slug: b.treatment_slug,
         client: ClientContact {
             full_name: c.client_full_name.clone(),
             email: c.client_email.clone(),
@@ -177,7 +176,7 @@ pub fn render(
                 CancelledBy::Client
             }
         }),
-        deposit: deposit_view(state, d),
+        deposit: deposit_view(app, b.deposit),
         id: c.id,
         status: c.status,
         practitioner_id: c.practitioner_id,
@@ -188,31 +187,5 @@ pub fn render(
         end_reason: c.end_reason.filter(|r| !r.is_empty()),
         created_at: c.created_at,
         updated_at: c.updated_at,
-    })
-}
-
-/// Loads and renders one consultation by id.
-pub fn by_id(
-    conn: &mut DbConnection,
-    state: &AppState,
-    id: &str,
-    audience: Audience,
-) -> Result<Consultation, ApiError> {
-    let c = consultations::get(conn, id)?.ok_or(ApiError::NotFound("consultation"))?;
-    let d = deposits::by_consultation(conn, id)?.ok_or(DbError::NotFound)?;
-    render(conn, state, c, d, audience)
-}
-
-/// The answer to a new booking.
-pub fn created(
-    conn: &mut DbConnection,
-    state: &AppState,
-    id: &str,
-    manage_token: &str,
-    audience: Audience,
-) -> Result<BookingCreated, ApiError> {
-    Ok(BookingCreated {
-        consultation: by_id(conn, state, id, audience)?,
-        manage_token: manage_token.to_owned(),
-    })
+    }
 }

@@ -1,4 +1,5 @@
-//! Webhook endpoints, the outbox fan-out, and deliveries.
+//! Outbound webhooks to subscribers: endpoints, the outbox of events and
+//! its fan-out, and deliveries.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -211,6 +212,36 @@ pub struct OutboxEvent {
     pub partner_key_id: Option<String>,
     pub payload: String,
     pub dispatched: bool,
+}
+
+/// An event to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct NewOutboxEvent<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub consultation_id: &'a str,
+    /// The partner that booked, whose endpoints receive it.
+    pub partner_key_id: Option<&'a str>,
+    pub payload: String,
+}
+
+pub fn insert_outbox_event(
+    conn: &mut DbConnection,
+    e: &NewOutboxEvent<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::insert_into(outbox_events::table)
+        .values((
+            outbox_events::id.eq(e.id),
+            outbox_events::event_type.eq(e.event_type),
+            outbox_events::occurred_at.eq(to_db(now)),
+            outbox_events::consultation_id.eq(e.consultation_id),
+            outbox_events::partner_key_id.eq(e.partner_key_id),
+            outbox_events::payload.eq(&e.payload),
+            outbox_events::dispatched.eq(false),
+        ))
+        .execute(db))?;
+    Ok(())
 }
 
 /// Turns undispatched outbox events into one pending delivery per

@@ -1,26 +1,21 @@
-//! In-process cache of the public catalogue and FAQ responses, with strong
-//! ETags and `If-None-Match` → 304.
+//! In-process cache of rendered public answers (catalogue, FAQ, free slots)
+//! with their strong ETags.
 //!
-//! Every write through this instance invalidates at once. Other instances
-//! sharing the database see a write within [`ResponseCache::ttl`], the bound
-//! on staleness across a scaled-out deployment.
+//! A unit of work that changes what an answer shows invalidates it after
+//! its commit (`app::unit_of_work`). Other instances sharing the database
+//! see a change within [`ResponseCache::ttl`] (catalogue and FAQ) or within
+//! the second (free slots, whose keys carry the second they were computed
+//! for): the bound on staleness across a scaled-out deployment.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header;
-use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::state::AppState;
-
-/// What a cached response is for.
+/// What a cached answer is for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CacheKey {
     Treatments {
@@ -30,6 +25,26 @@ pub enum CacheKey {
     /// Free slots: the query and the second it was computed for (slots
     /// depend on the time through the minimum notice).
     Availability(String),
+}
+
+/// The groups of answers a change can make stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stale {
+    /// Free slots (bookings, holds, opening hours, closures, practitioners).
+    pub availability: bool,
+    /// The catalogue and the FAQ.
+    pub catalogue: bool,
+}
+
+impl Stale {
+    pub fn is_empty(self) -> bool {
+        !self.availability && !self.catalogue
+    }
+
+    pub fn merge(&mut self, other: Stale) {
+        self.availability |= other.availability;
+        self.catalogue |= other.catalogue;
+    }
 }
 
 struct Entry {
@@ -60,25 +75,23 @@ impl ResponseCache {
         self.ttl
     }
 
-    /// Drops the free-slot entries (after a booking or schedule change).
-    pub fn invalidate_availability(&self) {
+    /// Drops the entries a committed change made stale.
+    pub fn invalidate(&self, stale: Stale) {
+        if stale.is_empty() {
+            return;
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|k, _| !matches!(k, CacheKey::Availability(_)));
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if stale.catalogue {
+            entries.retain(|k, _| matches!(k, CacheKey::Availability(_)));
+        }
+        if stale.availability {
+            entries.retain(|k, _| !matches!(k, CacheKey::Availability(_)));
+        }
     }
 
-    /// Drops every catalogue and FAQ entry (after any write to either).
-    pub fn invalidate_catalogue(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-
-    fn get(&self, key: &CacheKey) -> Option<(Bytes, String)> {
+    /// The cached body and ETag, if fresh.
+    pub fn get(&self, key: &CacheKey) -> Option<(Bytes, String)> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -86,9 +99,14 @@ impl ResponseCache {
             .map(|e| (e.body.clone(), e.etag.clone()))
     }
 
+    /// The generation to pass to [`ResponseCache::put`] for a load starting now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// Stores a body loaded while `generation` was current; a load that
-    /// raced with a write is not stored.
-    fn put(&self, key: CacheKey, body: Bytes, etag: String, generation: u64) {
+    /// raced with a change is not stored.
+    pub fn put(&self, key: CacheKey, body: Bytes, etag: String, generation: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if self.generation.load(Ordering::SeqCst) != generation {
             return;
@@ -116,55 +134,6 @@ pub fn etag_of(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
-/// Whether an `If-None-Match` header matches `etag` (weak comparison, `*`).
-pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    value
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
-}
-
-/// A JSON response with its ETag, or 304 when the client has it.
-pub fn json_with_etag(req: &HttpRequest, body: Bytes, etag: &str) -> HttpResponse {
-    if if_none_match(req, etag) {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag.to_owned()))
-            .finish();
-    }
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::ETAG, etag.to_owned()))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(body)
-}
-
-/// Serves `key` from the cache, loading and storing it on a miss.
-pub async fn cached_json<F>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    key: CacheKey,
-    load: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(web::Data<AppState>) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>>>>,
-{
-    if let Some((body, etag)) = state.cache.get(&key) {
-        return Ok(json_with_etag(req, body, &etag));
-    }
-    let generation = state.cache.generation.load(Ordering::SeqCst);
-    let body = Bytes::from(load(state.clone()).await?);
-    let etag = etag_of(&body);
-    state.cache.put(key, body.clone(), etag.clone(), generation);
-    Ok(json_with_etag(req, body, &etag))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,11 +146,14 @@ mod tests {
     }
 
     #[test]
-    fn a_load_that_raced_a_write_is_not_stored() {
+    fn a_load_that_raced_a_change_is_not_stored() {
         let cache = ResponseCache::new(Duration::from_secs(60));
         let key = CacheKey::Faqs("x".into());
-        let generation = cache.generation.load(Ordering::SeqCst);
-        cache.invalidate_catalogue();
+        let generation = cache.generation();
+        cache.invalidate(Stale {
+            catalogue: true,
+            ..Stale::default()
+        });
         cache.put(
             key.clone(),
             Bytes::from_static(b"old"),
@@ -189,7 +161,7 @@ mod tests {
             generation,
         );
         assert!(cache.get(&key).is_none());
-        let generation = cache.generation.load(Ordering::SeqCst);
+        let generation = cache.generation();
         cache.put(
             key.clone(),
             Bytes::from_static(b"new"),
@@ -197,6 +169,32 @@ mod tests {
             generation,
         );
         assert_eq!(cache.get(&key).unwrap().0, Bytes::from_static(b"new"));
+    }
+
+    #[test]
+    fn each_kind_of_change_drops_only_its_answers() {
+        let cache = ResponseCache::new(Duration::from_secs(60));
+        let slots = CacheKey::Availability("a".into());
+        let faqs = CacheKey::Faqs("f".into());
+        for k in [&slots, &faqs] {
+            cache.put(
+                k.clone(),
+                Bytes::from_static(b"x"),
+                "\"1\"".into(),
+                cache.generation(),
+            );
+        }
+        cache.invalidate(Stale {
+            availability: true,
+            ..Stale::default()
+        });
+        assert!(cache.get(&slots).is_none());
+        assert!(cache.get(&faqs).is_some());
+        cache.invalidate(Stale {
+            catalogue: true,
+            ..Stale::default()
+        });
+        assert!(cache.get(&faqs).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! One error type for the whole API, rendered as RFC 9457
-//! `application/problem+json` with a stable machine `code`.
+//! The HTTP error: every failure a request can meet, rendered as RFC 9457
+//! `application/problem+json` with a stable machine `code`. This is the one
+//! place the use cases' [`AppError`] becomes HTTP.
 //!
 //! Internal details (database text, panics, upstream bodies) are logged with
 //! the request id and never reach the client.
@@ -8,6 +9,11 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::app::idempotency::StoredResponse;
+use crate::app::AppError;
+use crate::db::DbError;
+use crate::payments::PaymentError;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -36,6 +42,16 @@ impl FieldError {
             field: field.into(),
             code: code.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<crate::app::FieldError> for FieldError {
+    fn from(e: crate::app::FieldError) -> Self {
+        Self {
+            field: e.field,
+            code: e.code,
+            message: e.message,
         }
     }
 }
@@ -290,9 +306,8 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::db::DbError> for ApiError {
-    fn from(err: crate::db::DbError) -> Self {
-        use crate::db::DbError;
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
         match err {
             DbError::Busy => Self::Unavailable {
                 code: "database_busy",
@@ -312,10 +327,60 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        crate::db::DbError::from(err).into()
+impl From<PaymentError> for ApiError {
+    /// A failed provider call: nothing was charged.
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Declined(msg) => Self::Unprocessable {
+                code: "payment_declined",
+                detail: format!("The payment was declined: {msg}"),
+            },
+            PaymentError::Unavailable(msg) => Self::Unavailable {
+                code: "payment_provider_unavailable",
+                detail: format!("The payment provider did not answer in time; nothing was charged and the slot was released. Retry with the same Idempotency-Key. ({msg})"),
+                retry_after_secs: 5,
+            },
+            PaymentError::Rejected(msg) => Self::BadGateway {
+                code: "payment_provider_error",
+                detail: format!("The payment provider refused the request; nothing was charged. ({msg})"),
+            },
+        }
     }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound(what) => Self::NotFound(what),
+            AppError::Invalid(errors) => {
+                Self::Validation(errors.into_iter().map(FieldError::from).collect())
+            }
+            AppError::Refused { code, detail } => Self::Unprocessable { code, detail },
+            AppError::Conflict { code, detail } => Self::Conflict { code, detail },
+            AppError::Gone { code, detail } => Self::Gone { code, detail },
+            AppError::RateLimited { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            AppError::Provider(p) => p.into(),
+            AppError::Database(d) => d.into(),
+            AppError::Internal(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+/// The problem a use case's failure is answered with, in storable form for
+/// an idempotent replay; `None` for failures on the server's side, which
+/// are not stored (a retry runs anew).
+pub fn stored_problem(e: &AppError) -> Option<StoredResponse> {
+    if e.is_server_side() {
+        return None;
+    }
+    let api = ApiError::from(e.clone());
+    Some(StoredResponse {
+        status: api.status_code().as_u16(),
+        body: serde_json::to_string(&api.problem()).unwrap_or_default(),
+        location: None,
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Who is calling: API keys with roles, presented as `Authorization: Bearer`.
+//! Who is calling: API keys with roles, presented as `Authorization: Bearer`
+//! (a booking's manage token is handled by `api::consultations::auth`).
 //!
 //! A route states the roles it allows by the extractor it takes; a missing or
 //! unknown key is 401, a key without the role is 403.
@@ -10,53 +11,10 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
+use crate::app::App;
+pub use crate::domain::actor::{Identity, Role};
 use crate::secrets::SecretKind;
-use crate::state::AppState;
-use crate::store;
-
-/// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything staff can, plus keys, exports and erasure.
-    Admin,
-    /// Runs the clinic: catalogue, FAQ, schedule, bookings, deposits.
-    Staff,
-    /// A booking aggregator: availability and its own bookings.
-    Partner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Staff => "staff",
-            Self::Partner => "partner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "staff" => Some(Self::Staff),
-            "partner" => Some(Self::Partner),
-            _ => None,
-        }
-    }
-
-    /// Staff routes admit admins too.
-    pub fn is_staff(self) -> bool {
-        matches!(self, Self::Admin | Self::Staff)
-    }
-}
-
-/// The holder of a valid API key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub key_id: String,
-    pub name: String,
-    pub role: Role,
-}
 
 /// The bearer secret of a request, if any.
 pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
@@ -84,24 +42,18 @@ pub async fn identify(req: &HttpRequest) -> Result<Option<Identity>, ApiError> {
     if SecretKind::of(token) != Some(SecretKind::ApiKey) {
         return Ok(None);
     }
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal("application state missing"))?
-        .clone();
-    let token = token.to_owned();
-    let now = state.now();
-    let row = state
-        .db
-        .run(move |conn| store::api_keys::authenticate(conn, &token, now))
+    let app = app_of(req)?;
+    let identity = crate::app::api_keys::authenticate(&app, token)
         .await?
         .ok_or(ApiError::Unauthorized("The API key is unknown or revoked."))?;
-    let role = Role::parse(&row.role)
-        .ok_or_else(|| ApiError::internal("stored key has an unknown role"))?;
-    Ok(Some(Identity {
-        key_id: row.id,
-        name: row.name,
-        role,
-    }))
+    Ok(Some(identity))
+}
+
+/// The application a request is served by.
+pub fn app_of(req: &HttpRequest) -> Result<web::Data<App>, ApiError> {
+    req.app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("application state missing"))
 }
 
 /// The set of roles a route admits.
@@ -188,12 +140,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn roles_round_trip_and_nest() {
-        for r in [Role::Admin, Role::Staff, Role::Partner] {
-            assert_eq!(Role::parse(r.as_str()), Some(r));
-        }
+    fn role_sets_nest() {
         assert!(StaffRoles::allows(Role::Admin));
         assert!(!StaffRoles::allows(Role::Partner));
         assert!(!AdminRoles::allows(Role::Staff));
+        assert!(AnyRole::allows(Role::Partner));
     }
 }

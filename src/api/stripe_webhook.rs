@@ -1,17 +1,17 @@
-//! `POST /v1/webhooks/stripe`: Stripe's events, verified on the raw body.
+//! `POST /v1/webhooks/stripe`: Stripe's events (inbound), verified on the
+//! raw body.
 
 use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use stripe_webhook::{Webhook, WebhookError};
 use utoipa::ToSchema;
 
+use crate::api::error::ApiError;
 use crate::api::extract::read_body;
 use crate::api::ProblemResponses;
-use crate::db::write_transaction;
-use crate::error::ApiError;
-use crate::payments::webhook::{self, Applied};
-use crate::state::AppState;
+use crate::app::stripe::{apply_event, Applied};
+use crate::app::App;
+use crate::payments::stripe_events::{self, VerifyError};
 
 /// Largest event accepted.
 const MAX_EVENT_BYTES: usize = 512 * 1024;
@@ -47,7 +47,7 @@ pub struct WebhookReceipt {
 #[post("/webhooks/stripe")]
 pub async fn stripe(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    app: web::Data<App>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let signature = req
@@ -61,7 +61,7 @@ pub async fn stripe(
             )
         })?
         .to_owned();
-    let Some(stripe) = state.settings.stripe.as_ref() else {
+    let Some(settings) = app.settings.stripe.as_ref() else {
         return Err(ApiError::NotFound(
             "Stripe endpoint (Stripe is not configured)",
         ));
@@ -69,31 +69,26 @@ pub async fn stripe(
     let body = read_body(&mut payload, MAX_EVENT_BYTES).await?;
     let payload = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("malformed_event", "The event is not UTF-8 text."))?;
-    let event = Webhook::construct_event_with_timestamp(
+    let event = stripe_events::verify(
         payload,
         &signature,
-        &stripe.webhook_secret,
-        state.now().timestamp(),
+        &settings.webhook_secret,
+        app.now().timestamp(),
     )
     .map_err(|e| match e {
-        WebhookError::BadTimestamp(_) => ApiError::bad_request(
+        VerifyError::Stale => ApiError::bad_request(
             "stale_signature",
             "The signature's timestamp is outside the 300-second tolerance.",
         ),
-        WebhookError::BadParse(_) => {
+        VerifyError::Malformed => {
             ApiError::bad_request("malformed_event", "The signed event could not be parsed.")
         }
-        _ => ApiError::bad_request(
+        VerifyError::BadSignature => ApiError::bad_request(
             "invalid_signature",
             "The Stripe-Signature header does not verify.",
         ),
     })?;
-    let now = state.now();
-    let applied = state
-        .db
-        .run(move |conn| write_transaction(conn, |conn| webhook::apply(conn, &event, now)))
-        .await?;
-    state.cache.invalidate_availability();
+    let applied = apply_event(&app, event).await?;
     let result = match applied {
         Applied::Processed => "processed",
         Applied::Duplicate => "duplicate",

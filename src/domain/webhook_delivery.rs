@@ -1,4 +1,5 @@
-//! Outbound webhook rules: signatures and the retry schedule.
+//! Rules of outbound webhook deliveries to subscribers: signatures and the
+//! retry schedule.
 
 use chrono::Duration;
 use hmac::{Hmac, Mac};

@@ -1,4 +1,4 @@
-//! Delivering booking events to subscribers' webhook endpoints: the outbox
+//! Delivering booking events to subscribers' webhook endpoints (outbound): the outbox
 //! is fanned out to deliveries, and each endpoint's deliveries are sent in
 //! event order, signed, and retried with exponential backoff for a day.
 //! Every instance runs this loop; claims in the database keep each delivery
@@ -6,13 +6,13 @@
 
 use std::time::Duration as StdDuration;
 
-use actix_web::web;
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 
-use crate::db::{write_transaction, DbError};
-use crate::domain::webhook::{backoff, signature, RETRY_WINDOW_HOURS, SIGNATURE_HEADER};
-use crate::state::AppState;
-use crate::store::webhooks::{self as store, Attempt, Delivery};
+use super::{App, AppError};
+use crate::domain::webhook_delivery::{backoff, signature, RETRY_WINDOW_HOURS, SIGNATURE_HEADER};
+use crate::store::deliveries::{self as store, Attempt, Delivery};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -33,28 +33,26 @@ pub fn client(timeout: StdDuration) -> reqwest::Client {
 }
 
 /// One pass: fan out new events, then send what is due.
-pub async fn pass(state: &AppState) -> Result<Pass, DbError> {
-    let now = state.now();
-    let dispatched = state
-        .db
-        .run(move |conn| write_transaction(conn, |conn| store::fan_out(conn, now, 500)))
+pub async fn pass(app: &App) -> Result<Pass, AppError> {
+    let now = app.now();
+    let dispatched = app
+        .write(move |tx| Ok(store::fan_out(tx.conn, tx.now, 500)?))
         .await?;
-    let heads = state.db.run(store::heads_of_queues).await?;
+    let heads = app.db.run(store::heads_of_queues).await?;
     let lease = now
-        + Duration::from_std(state.settings.webhooks.timeout).unwrap_or(Duration::seconds(10))
+        + Duration::from_std(app.settings.webhooks.timeout).unwrap_or(Duration::seconds(10))
         + Duration::seconds(30);
     let mut claimed = Vec::new();
     for head in heads.into_iter().filter(|h| h.next_attempt_at <= now) {
         let h = head.clone();
-        if state
-            .db
-            .run(move |conn| write_transaction(conn, |conn| store::claim(conn, &h, lease)))
+        if app
+            .write(move |tx| Ok(store::claim(tx.conn, &h, lease)?))
             .await?
         {
             claimed.push(head);
         }
     }
-    let results = futures_util::future::join_all(claimed.iter().map(|d| send(state, d))).await;
+    let results = futures_util::future::join_all(claimed.iter().map(|d| send(app, d))).await;
     let mut out = Pass {
         dispatched,
         ..Pass::default()
@@ -70,17 +68,17 @@ pub async fn pass(state: &AppState) -> Result<Pass, DbError> {
 }
 
 /// Sends one delivery and records the outcome; true when delivered.
-async fn send(state: &AppState, d: &Delivery) -> Result<bool, DbError> {
+async fn send(app: &App, d: &Delivery) -> Result<bool, AppError> {
     let endpoint_id = d.endpoint_id.clone();
-    let Some(endpoint) = state
+    let Some(endpoint) = app
         .db
         .run(move |conn| store::endpoint(conn, &endpoint_id))
         .await?
     else {
         return Ok(false);
     };
-    let sent_at = state.now();
-    let result = state
+    let sent_at = app.now();
+    let result = app
         .http
         .post(&endpoint.url)
         .header("Content-Type", "application/json")
@@ -104,23 +102,26 @@ async fn send(state: &AppState, d: &Delivery) -> Result<bool, DbError> {
         Err(e) if e.is_timeout() => (false, None, Some("timed out".to_owned())),
         Err(_) => (false, None, Some("could not connect".to_owned())),
     };
-    let now = state.now();
+    let now = app.now();
     let retry_at = retry_time(d, now);
     let id = d.id.clone();
     let disable_after = Duration::hours(RETRY_WINDOW_HOURS);
-    let disabled = state
-        .db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let attempt = Attempt {
-                    ok,
-                    status_code,
-                    error: error.as_deref(),
-                    retry_at,
-                };
-                store::record_attempt(conn, &id, &attempt, now)?;
-                store::record_endpoint_outcome(conn, &endpoint.id, ok, disable_after, now)
-            })
+    let disabled = app
+        .write(move |tx| {
+            let attempt = Attempt {
+                ok,
+                status_code,
+                error: error.as_deref(),
+                retry_at,
+            };
+            store::record_attempt(tx.conn, &id, &attempt, now)?;
+            Ok(store::record_endpoint_outcome(
+                tx.conn,
+                &endpoint.id,
+                ok,
+                disable_after,
+                now,
+            )?)
         })
         .await?;
     if disabled {
@@ -138,13 +139,13 @@ pub fn retry_time(d: &Delivery, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// Runs passes until cancelled.
-pub async fn run_forever(state: web::Data<AppState>) {
-    let period = state.settings.webhooks.poll_interval;
+pub async fn run_forever(app: Arc<App>) {
+    let period = app.settings.webhooks.poll_interval;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = pass(&state).await {
+        if let Err(e) = pass(&app).await {
             tracing::warn!(error = %e, "webhook delivery pass failed");
         }
     }

@@ -1,0 +1,252 @@
+//! Cancelling a booking under the policy, by its holder, the partner that
+//! made it, or the clinic.
+
+use chrono::{DateTime, Utc};
+
+use super::{concurrent_update, holds, illegal, load_for_update, Booking};
+use crate::app::deposits::{complete_refund, refund_under_way, reserve_refund};
+use crate::app::idempotency::{self, Claim, IdempotentRequest, Render, Reply};
+use crate::app::{App, AppError, Tx};
+use crate::config::Settings;
+use crate::db::DbError;
+use crate::domain::actor::Actor;
+use crate::domain::consultation::{Status, Transition};
+use crate::domain::deposit::DepositTransition;
+use crate::domain::event_types::{BookingChange, EventType};
+use crate::domain::policy::{self, DepositAction};
+use crate::store::consultations::{self, StatusChange};
+use crate::store::deposits;
+
+/// A cancellation request.
+#[derive(Debug, Clone, Default)]
+pub struct CancelCommand {
+    /// Only report what would happen; change nothing.
+    pub dry_run: bool,
+    /// Why, for the clinic's records.
+    pub reason: Option<String>,
+}
+
+/// What a cancellation did (or would do, for a dry run).
+#[derive(Debug, Clone)]
+pub struct Cancellation {
+    pub dry_run: bool,
+    pub deposit_action: DepositAction,
+    pub late: bool,
+    pub deadline: DateTime<Utc>,
+    /// The refund is reserved but the provider has not made it yet.
+    pub refund_pending: bool,
+    /// The booking after the cancellation (as it is, for a dry run).
+    pub booking: Booking,
+}
+
+/// What the unit of work decided, and whether the provider is to be asked.
+struct Decided {
+    cancellation: Cancellation,
+    /// The deposit's provider payment to withdraw, or to refund.
+    after_commit: AfterCommit,
+}
+
+enum AfterCommit {
+    Nothing,
+    /// Withdraw an unpaid payment request so it cannot be paid later.
+    Withdraw(String),
+    /// Ask the provider for the reserved refund of this deposit.
+    Refund(String),
+}
+
+fn decide(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    id: &str,
+    actor: &Actor,
+    command: &CancelCommand,
+) -> Result<Decided, AppError> {
+    let (mut c, d) = load_for_update(tx.conn, id, actor)?;
+    holds::settle_lapsed(tx, &mut c)?;
+    if c.status.after(Transition::Cancel).is_none() {
+        return Err(illegal(&c, Transition::Cancel));
+    }
+    let notice = settings.booking.cancellation_notice_hours;
+    let by = actor.cancelled_by();
+    let action = policy::on_cancel(d.status, by, c.starts_at, notice, tx.now);
+    let late = policy::is_late(c.starts_at, notice, tx.now);
+    let deadline = policy::cancellation_deadline(c.starts_at, notice);
+    if command.dry_run {
+        return Ok(Decided {
+            cancellation: Cancellation {
+                dry_run: true,
+                deposit_action: action,
+                late,
+                deadline,
+                refund_pending: false,
+                booking: Booking::of(tx.conn, c)?,
+            },
+            after_commit: AfterCommit::Nothing,
+        });
+    }
+    let moved = consultations::set_status(
+        tx.conn,
+        &c.id,
+        c.status,
+        Status::Cancelled,
+        StatusChange {
+            cancelled_by: Some(by.as_str()),
+            end_reason: None,
+        },
+        tx.now,
+    )?;
+    if !moved {
+        return Err(concurrent_update());
+    }
+    consultations::release_claims(tx.conn, &c.id)?;
+    let who = actor.label();
+    tx.consultation_changed(&who, EventType::ConsultationCancelled, &c.id, Some(&c))?;
+    let settle = |tx: &mut Tx<'_>, t: DepositTransition, change: BookingChange| {
+        let to = d
+            .status
+            .after(t)
+            .expect("the policy only picks legal moves");
+        if deposits::set_status(tx.conn, &d.id, d.status, to, None, tx.now)? {
+            tx.deposit_changed(&who, change, &d.id, Some(&d))?;
+        }
+        Ok::<_, DbError>(())
+    };
+    let mut after_commit = AfterCommit::Nothing;
+    match action {
+        DepositAction::Release => {
+            settle(
+                tx,
+                DepositTransition::Cancel,
+                BookingChange::DepositCancelled,
+            )?;
+            if let Some(payment) = &d.provider_payment_id {
+                after_commit = AfterCommit::Withdraw(payment.clone());
+            }
+        }
+        DepositAction::Forfeit if !refund_under_way(tx.conn, &d.id)? => settle(
+            tx,
+            DepositTransition::Forfeit,
+            EventType::DepositForfeited.into(),
+        )?,
+        // The refund is reserved with the cancellation; the provider is
+        // asked once this commits (and the periodic task retries).
+        DepositAction::Refund => {
+            let reason = command.reason.as_deref().unwrap_or("cancellation");
+            if reserve_refund(tx, &d.id, reason, &actor.label())? {
+                after_commit = AfterCommit::Refund(d.id.clone());
+            }
+        }
+        DepositAction::Forfeit | DepositAction::None => {}
+    }
+    let refund_pending = matches!(after_commit, AfterCommit::Refund(_));
+    Ok(Decided {
+        cancellation: Cancellation {
+            dry_run: false,
+            deposit_action: action,
+            late,
+            deadline,
+            refund_pending,
+            booking: Booking::load(tx.conn, &c.id)?.ok_or(DbError::NotFound)?,
+        },
+        after_commit,
+    })
+}
+
+/// How the first transaction ended.
+enum Began {
+    Replayed(Reply),
+    Decided(Reply, Box<Decided>, Option<idempotency::Ticket>),
+    Failed(AppError),
+}
+
+/// Cancels a booking under the policy (`dry_run` only reports). The answer
+/// is stored with the cancellation; when the provider then makes the
+/// refund, the stored answer is brought up to date.
+pub async fn cancel(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    command: CancelCommand,
+    request: Option<IdempotentRequest>,
+    render: Render<Cancellation>,
+) -> Result<Reply, AppError> {
+    let settings = app.settings.clone();
+    let ttl = app.idempotency_ttl();
+    let (id, actor) = (id.to_owned(), actor.clone());
+    let render = std::sync::Arc::new(render);
+    let r = render.clone();
+    let began = app
+        .write(move |tx| {
+            let ticket = match &request {
+                None => None,
+                Some(req) => match idempotency::claim(tx, req, ttl)? {
+                    Claim::Replay(response) => {
+                        return Ok(Began::Replayed(Reply {
+                            response,
+                            replayed: true,
+                        }))
+                    }
+                    Claim::Proceed(ticket) => Some(ticket),
+                },
+            };
+            match tx.savepoint(|tx| decide(tx, &settings, &id, &actor, &command)) {
+                Ok(decided) => {
+                    let response = (r.ok)(&decided.cancellation)?;
+                    if let Some(t) = &ticket {
+                        idempotency::complete(tx, t, &response)?;
+                    }
+                    let reply = Reply {
+                        response,
+                        replayed: false,
+                    };
+                    Ok(Began::Decided(reply, Box::new(decided), ticket))
+                }
+                Err(e) => match &ticket {
+                    Some(t) if idempotency::complete_failure(tx, t, &r, &e)? => {
+                        Ok(Began::Failed(e))
+                    }
+                    _ => Err(e),
+                },
+            }
+        })
+        .await?;
+    let (reply, decided, ticket) = match began {
+        Began::Replayed(reply) => return Ok(reply),
+        Began::Failed(e) => return Err(e),
+        Began::Decided(reply, decided, ticket) => (reply, decided, ticket),
+    };
+    let decided = *decided;
+    match decided.after_commit {
+        AfterCommit::Nothing => Ok(reply),
+        AfterCommit::Withdraw(payment) => {
+            if let Err(e) = app.payments.cancel_payment(&payment).await {
+                tracing::warn!(error = %e, "could not withdraw a payment request");
+            }
+            Ok(reply)
+        }
+        AfterCommit::Refund(deposit_id) => match complete_refund(app, &deposit_id).await {
+            Ok(_) => {
+                let mut cancellation = decided.cancellation;
+                app.write(move |tx| {
+                    cancellation.refund_pending = false;
+                    cancellation.booking =
+                        Booking::load(tx.conn, &cancellation.booking.consultation.id)?
+                            .ok_or(DbError::NotFound)?;
+                    let response = (render.ok)(&cancellation)?;
+                    if let Some(t) = &ticket {
+                        idempotency::amend(tx, t, &response)?;
+                    }
+                    Ok(Reply {
+                        response,
+                        replayed: false,
+                    })
+                })
+                .await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "refund reserved on cancellation; will be retried");
+                Ok(reply)
+            }
+        },
+    }
+}

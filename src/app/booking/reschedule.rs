@@ -1,0 +1,77 @@
+//! Moving a booking to another free slot, keeping its deposit.
+
+use chrono::{DateTime, Utc};
+
+use super::{concurrent_update, holds, illegal, load_for_update, place, slot_conflict, Booking};
+use crate::app::idempotency::{IdempotentRequest, Render, Reply};
+use crate::app::{App, AppError};
+use crate::db::DbError;
+use crate::domain::actor::Actor;
+use crate::domain::consultation::Transition;
+use crate::domain::event_types::EventType;
+use crate::domain::policy;
+use crate::store::{consultations, screenings};
+
+/// Where to move a booking.
+#[derive(Debug, Clone)]
+pub struct RescheduleCommand {
+    pub starts_at: DateTime<Utc>,
+    /// Another practitioner; default: the same one.
+    pub practitioner_id: Option<String>,
+}
+
+/// Moves a booking to another free slot. Clients and partners may move it
+/// up to the cancellation deadline, staff at any time; the new date is
+/// judged like a new booking's (slot offered, client old enough on it).
+pub async fn reschedule(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    command: RescheduleCommand,
+    request: Option<IdempotentRequest>,
+    render: Render<Booking>,
+) -> Result<Reply, AppError> {
+    let settings = app.settings.clone();
+    let (id, actor) = (id.to_owned(), actor.clone());
+    app.write_once(request, render, move |tx| {
+        let (mut c, _) = load_for_update(tx.conn, &id, &actor)?;
+        holds::settle_lapsed(tx, &mut c)?;
+        if c.status.after(Transition::Reschedule).is_none() {
+            return Err(illegal(&c, Transition::Reschedule));
+        }
+        let notice = settings.booking.cancellation_notice_hours;
+        if !actor.is_staff() && policy::is_late(c.starts_at, notice, tx.now) {
+            return Err(AppError::conflict(
+                "outside_cancellation_window",
+                format!("Bookings can be moved up to {notice} hours before the appointment; contact the clinic."),
+            ));
+        }
+        let practitioner_id = command
+            .practitioner_id
+            .clone()
+            .unwrap_or_else(|| c.practitioner_id.clone());
+        let date_of_birth = screenings::by_consultation(tx.conn, &c.id)?
+            .and_then(|s| s.date_of_birth);
+        let slot = place(tx, &settings, &practitioner_id, command.starts_at, date_of_birth)?;
+        if slot == c.interval() && practitioner_id == c.practitioner_id {
+            return Err(AppError::conflict(
+                "same_slot",
+                "The consultation is already at that time.",
+            ));
+        }
+        holds::clear_lapsed(tx, &practitioner_id, slot)?;
+        consultations::release_claims(tx.conn, &c.id)?;
+        consultations::claim(tx.conn, &practitioner_id, slot, &c.id).map_err(slot_conflict)?;
+        if !consultations::move_to(tx.conn, &c, &practitioner_id, slot, tx.now)? {
+            return Err(concurrent_update());
+        }
+        tx.consultation_changed(
+            &actor.label(),
+            EventType::ConsultationRescheduled,
+            &c.id,
+            Some(&c),
+        )?;
+        Ok(Booking::load(tx.conn, &c.id)?.ok_or(DbError::NotFound)?)
+    })
+    .await
+}

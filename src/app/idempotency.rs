@@ -1,0 +1,138 @@
+//! `Idempotency-Key` semantics (IETF httpapi draft), kept in the database
+//! so that they hold across instances:
+//!
+//! - first use: the request runs and its answer is stored, in the same
+//!   transaction as the change it describes, for `IDEMPOTENCY_RETENTION_HOURS`;
+//! - the same key and the same request again: the stored answer is replayed;
+//! - the same key with a different request: 422 `idempotency_key_reused`;
+//! - the same key while the first request is still running: 409
+//!   `idempotency_key_in_flight`.
+//!
+//! Server-side failures are not stored, so a retry runs anew. A request
+//! that calls the payment provider between two transactions leaves its
+//! record in flight, naming the resource it made, so that a retry after a
+//! crash resumes that resource instead of making another.
+
+use chrono::Duration;
+
+use super::{AppError, Tx};
+use crate::store::idempotency::{self as store, Begin};
+pub use crate::store::idempotency::{StoredResponse, Ticket};
+
+/// A stale in-flight record (its process died) may be taken over after this.
+const LOCK_TIMEOUT_SECS: i64 = 60;
+
+/// An idempotent request as the caller identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentRequest {
+    /// Who is calling and what they call (method and path): keys of
+    /// different callers or routes never meet.
+    pub scope: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+    /// A fingerprint of the request body.
+    pub fingerprint: String,
+}
+
+/// Renders a use case's successful outcome as its answer.
+pub type RenderOk<T> = Box<dyn Fn(&T) -> Result<StoredResponse, AppError> + Send + Sync>;
+
+/// How the caller renders a use case's outcome for replay: its success,
+/// and its failure (`None` for a failure that must not be stored).
+pub struct Render<T> {
+    pub ok: RenderOk<T>,
+    pub err: fn(&AppError) -> Option<StoredResponse>,
+}
+
+/// The answer of an idempotent use case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub response: StoredResponse,
+    /// True when this is the stored answer of an earlier request.
+    pub replayed: bool,
+}
+
+/// How a claim on a key turned out.
+pub enum Claim {
+    /// Go ahead (resuming the resource of an interrupted attempt, if the
+    /// ticket names one).
+    Proceed(Ticket),
+    /// Answer as before.
+    Replay(StoredResponse),
+}
+
+/// Claims the key of `request` inside the unit of work.
+pub fn claim(
+    tx: &mut Tx<'_>,
+    request: &IdempotentRequest,
+    ttl: Duration,
+) -> Result<Claim, AppError> {
+    let begun = store::begin(
+        tx.conn,
+        &request.scope,
+        &request.key,
+        &request.fingerprint,
+        tx.now,
+        Duration::seconds(LOCK_TIMEOUT_SECS),
+        ttl,
+    )?;
+    match begun {
+        Begin::Proceed(ticket) => Ok(Claim::Proceed(ticket)),
+        Begin::Replay(stored) => Ok(Claim::Replay(stored)),
+        Begin::InFlight => Err(AppError::conflict(
+            "idempotency_key_in_flight",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )),
+        Begin::Mismatch => Err(AppError::refused(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request.",
+        )),
+    }
+}
+
+/// Stores the answer with the change it describes.
+pub fn complete(
+    tx: &mut Tx<'_>,
+    ticket: &Ticket,
+    response: &StoredResponse,
+) -> Result<(), AppError> {
+    Ok(store::complete(tx.conn, ticket, response)?)
+}
+
+/// Brings a stored answer up to date after work that followed its commit
+/// (a refund the provider made once the cancellation was stored).
+pub fn amend(tx: &mut Tx<'_>, ticket: &Ticket, response: &StoredResponse) -> Result<(), AppError> {
+    Ok(store::amend(tx.conn, ticket, response)?)
+}
+
+/// Stores the answer to a failed request, unless it failed on the server's
+/// side; returns whether it was stored.
+pub fn complete_failure<T>(
+    tx: &mut Tx<'_>,
+    ticket: &Ticket,
+    render: &Render<T>,
+    error: &AppError,
+) -> Result<bool, AppError> {
+    if error.is_server_side() {
+        return Ok(false);
+    }
+    match (render.err)(error) {
+        Some(response) => {
+            complete(tx, ticket, &response)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Keeps the record in flight across an outside call, naming the resource
+/// made so far (a retry after a crash resumes it).
+pub fn hold(tx: &mut Tx<'_>, ticket: &Ticket, resource_id: &str) -> Result<(), AppError> {
+    Ok(store::set_resource(tx.conn, ticket, resource_id)?)
+}
+
+/// Lets a retry run after an attempt failed on the server's side between
+/// its transactions.
+pub fn release(tx: &mut Tx<'_>, ticket: &Ticket) -> Result<(), AppError> {
+    Ok(store::release(tx.conn, ticket)?)
+}
