@@ -3,7 +3,7 @@
 //! The layers, and which way the arrows point (down only):
 //! `api` (HTTP) → `app` (use cases, one unit of work each) → `domain` (pure
 //! rules), `store` (queries per table) and the adapters (`payments`,
-//! `cache`) → `db` (connections, transactions).
+//! `cache`, `outbound`) → `db` (connections, transactions).
 
 pub mod api;
 pub mod app;
@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod outbound;
 pub mod payments;
 pub mod secrets;
 pub mod seed;

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::AdminKey;
 use crate::api::error::ApiError;
-use crate::api::extract::supported_date;
+use crate::api::extract::{local_days, supported_date};
 use crate::api::{pagination, ProblemResponses};
 use crate::app::App;
 use crate::store::audit;
@@ -101,15 +101,14 @@ pub async fn audit_events(
     let limit = pagination::limit(q.limit)?;
     supported_date("from", q.from)?;
     supported_date("to", q.to)?;
-    let tz = app.settings.clinic_timezone;
-    let midnight = |d: NaiveDate| crate::domain::slots::local_midnight(tz, d);
+    let (from, to) = local_days(app.settings.clinic_timezone, q.from, q.to);
     let filter = audit::Filter {
         actor: q.actor,
         action: q.action,
         subject_type: q.subject_type,
         subject_ids: q.subject_id.into_iter().collect(),
-        from: q.from.map(midnight),
-        to: q.to.map(|d| midnight(d + chrono::Duration::days(1))),
+        from,
+        to,
         after: q
             .cursor
             .as_deref()

@@ -8,7 +8,7 @@ use validator::{Validate, ValidationErrors};
 
 use crate::api::auth::StaffKey;
 use crate::api::error::ApiError;
-use crate::api::extract::ValidJson;
+use crate::api::extract::{comma_list, ValidJson};
 use crate::api::validation::{check_optional_text, check_text, finish};
 use crate::api::{idempotency, pagination, ProblemResponses};
 use crate::app::deposits::{self, DepositRecord as Stored};
@@ -164,24 +164,12 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;
-    let statuses = q
-        .status
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(|p| {
-                    DepositStatus::parse(p).ok_or_else(|| {
-                        ApiError::field(
-                            "status",
-                            "invalid",
-                            format!("{p:?} is not a deposit status"),
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
+    let statuses = comma_list(
+        "status",
+        q.status.as_deref(),
+        "a deposit status",
+        DepositStatus::parse,
+    )?;
     let after = q
         .cursor
         .as_deref()

@@ -375,6 +375,43 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
 }
 
 /// Refuses a date outside the span the API works with (422 naming the field).
+/// A comma-separated list of values (`confirmed,pending_deposit`), each
+/// parsed by `parse`; a bad one is a 422 naming `field`.
+pub fn comma_list<T>(
+    field: &str,
+    raw: Option<&str>,
+    what: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    raw.map(|s| {
+        s.split(',')
+            .map(|p| {
+                parse(p).ok_or_else(|| {
+                    ApiError::field(field, "invalid", format!("{p:?} is not {what}"))
+                })
+            })
+            .collect()
+    })
+    .unwrap_or(Ok(Vec::new()))
+}
+
+/// The UTC span of clinic-local dates `from..=to` (either end open): from
+/// the first instant of `from` to the first instant after `to`.
+pub fn local_days(
+    tz: chrono_tz::Tz,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+) {
+    use crate::domain::slots::local_midnight;
+    (
+        from.map(|d| local_midnight(tz, d)),
+        to.map(|d| local_midnight(tz, d + chrono::Duration::days(1))),
+    )
+}
+
 pub fn supported_date(field: &str, date: Option<chrono::NaiveDate>) -> Result<(), ApiError> {
     match date {
         Some(d) if !crate::domain::dates::date_supported(d) => Err(ApiError::field(

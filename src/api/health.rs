@@ -3,14 +3,12 @@
 use std::time::Duration;
 
 use actix_web::{get, web, HttpResponse};
-use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::error::ApiError;
 use crate::api::ProblemResponses;
 use crate::app::App;
-use crate::db::DbError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
@@ -46,11 +44,7 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
-    let check = app.db.run(|conn| {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map_err(DbError::from)
-    });
+    let check = app.db.run(crate::store::meta::ping);
     let not_ready = |detail: &str| ApiError::Unavailable {
         code: "not_ready",
         detail: detail.to_owned(),

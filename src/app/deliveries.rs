@@ -4,8 +4,6 @@
 //! Every instance runs this loop; claims in the database keep each delivery
 //! to one sender, and nothing is lost across restarts (at-least-once).
 
-use std::time::Duration as StdDuration;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,16 +18,6 @@ pub struct Pass {
     pub dispatched: usize,
     pub delivered: usize,
     pub failed: usize,
-}
-
-/// The HTTP client for deliveries.
-pub fn client(timeout: StdDuration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("clinic-api-webhooks/1")
-        .build()
-        .expect("the webhook client builds")
 }
 
 /// One pass: fan out new events, then send what is due.

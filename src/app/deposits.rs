@@ -1,23 +1,19 @@
-//! Settling deposits: recording a payment taken by hand, redeeming against
-//! a treatment, refunding. Money moves only from `paid`, by conditional
-//! updates under the deposit's row lock, with the unique redemption/refund
-//! rows as the database's guarantee that nothing is settled twice.
-//!
-//! A refund is reserved first (a `pending` refund row, in the unit of work
-//! that decides it), then asked of the provider with an idempotency key
-//! derived from the deposit, then recorded as made. A reserved refund that
-//! the provider could not make yet is retried by the periodic task.
+//! Settling deposits by staff: recording a payment taken by hand, redeeming
+//! against a treatment, refunding (`app::refunds`). Money moves only from
+//! `paid`, by conditional updates under the deposit's row lock, with the
+//! unique redemption/refund rows as the database's guarantee that nothing
+//! is settled twice.
 
-use super::booking::{self, Confirmation};
-use super::idempotency::{self, Claim, IdempotentRequest, Render, Reply};
-use super::{App, AppError, Tx};
+use super::confirm::{confirm_payment, Confirmation};
+use super::idempotency::{self, IdempotentRequest, Render, Reply, Start};
+use super::refunds::{complete_refund, load_locked, not_allowed, refund_under_way, reserve_refund};
+use super::{App, AppError};
 use crate::db::{DbConnection, DbError};
-use crate::domain::actor::label;
 use crate::domain::consultation::Status;
 use crate::domain::deposit::{DepositStatus, DepositTransition};
-use crate::domain::event_types::{BookingChange, EventType};
+use crate::domain::event_types::EventType;
 use crate::store::deposits::{self, Deposit};
-use crate::store::settlements::{self, NewRefund, Redemption, Refund, REFUND_PENDING};
+use crate::store::settlements::{self, Redemption, Refund, REFUND_PENDING};
 use crate::store::{consultations, treatments};
 
 /// A deposit with how it was settled and where its consultation stands.
@@ -50,35 +46,6 @@ impl DepositRecord {
     }
 }
 
-/// Loads a deposit under its row lock.
-fn load_locked(conn: &mut DbConnection, id: &str) -> Result<Deposit, AppError> {
-    deposits::lock(conn, id)?;
-    deposits::get(conn, id)?.ok_or(AppError::NotFound("deposit"))
-}
-
-/// Why a deposit cannot make `transition`, as a 409.
-fn not_allowed(d: &Deposit, transition: DepositTransition) -> AppError {
-    let (code, detail) = match (d.status, transition) {
-        (DepositStatus::Redeemed, DepositTransition::Redeem) => {
-            ("already_redeemed", "This deposit was already redeemed.")
-        }
-        (DepositStatus::Refunded, DepositTransition::Refund) => {
-            ("already_refunded", "This deposit was already refunded.")
-        }
-        (DepositStatus::Paid, DepositTransition::Pay) => {
-            ("already_paid", "This deposit is already paid.")
-        }
-        (DepositStatus::Pending, _) => ("deposit_unpaid", "This deposit has not been paid."),
-        _ => ("deposit_settled", "This deposit is already settled."),
-    };
-    AppError::conflict(code, format!("{detail} (status: {})", d.status.as_str()))
-}
-
-/// Whether a refund is already reserved or made for the deposit.
-pub fn refund_under_way(conn: &mut DbConnection, deposit_id: &str) -> Result<bool, DbError> {
-    Ok(settlements::refund_of(conn, deposit_id)?.is_some())
-}
-
 /// Staff record a deposit taken by phone or at the desk (manual provider).
 pub async fn record_manual_payment(
     app: &App,
@@ -101,7 +68,7 @@ pub async fn record_manual_payment(
         {
             return Err(not_allowed(&d, DepositTransition::Pay));
         }
-        let _: Confirmation = booking::confirm_payment(tx, &d, Some(&reference), &actor)?;
+        let _: Confirmation = confirm_payment(tx, &d, Some(&reference), &actor)?;
         Ok(DepositRecord::load(tx.conn, &id)?.ok_or(DbError::NotFound)?)
     })
     .await
@@ -164,120 +131,6 @@ pub async fn redeem(
     .await
 }
 
-/// Reserves a full refund of a paid deposit, inside the unit of work that
-/// decides it; then [`complete_refund`] after it commits. A manual
-/// deposit's refund (paid back by the clinic) is recorded as made at once;
-/// returns whether the provider must still be asked.
-pub fn reserve_refund(
-    tx: &mut Tx<'_>,
-    id: &str,
-    reason: &str,
-    recorded_by: &str,
-) -> Result<bool, AppError> {
-    let d = load_locked(tx.conn, id)?;
-    if let Some(existing) = settlements::refund_of(tx.conn, &d.id)? {
-        // A reserved refund is completed by whoever reserved it (or the
-        // periodic retry), never by a second request.
-        if existing.status == REFUND_PENDING {
-            return Err(AppError::conflict(
-                "refund_in_progress",
-                "This deposit is being refunded.",
-            ));
-        }
-        return Err(not_allowed(&d, DepositTransition::Refund));
-    }
-    if d.status.after(DepositTransition::Refund).is_none() {
-        return Err(not_allowed(&d, DepositTransition::Refund));
-    }
-    tx.deposit_changed(
-        recorded_by,
-        BookingChange::DepositRefundReserved,
-        &d.id,
-        Some(&d),
-    )?;
-    settlements::insert_refund(
-        tx.conn,
-        &NewRefund {
-            deposit_id: &d.id,
-            amount: d.amount,
-            provider: &d.provider,
-            provider_refund_id: None,
-            reason,
-            recorded_by,
-            status: REFUND_PENDING,
-        },
-        tx.now,
-    )
-    .map_err(|e| {
-        AppError::conflict_on_unique(e, "already_refunded", "This deposit was already refunded.")
-    })?;
-    if d.provider == "manual" {
-        record_refunded(tx, &d.id, None)?;
-        return Ok(false);
-    }
-    Ok(true)
-}
-
-/// Records a reserved refund as made: the deposit refunded (if still paid)
-/// and the refund row completed.
-fn record_refunded(
-    tx: &mut Tx<'_>,
-    deposit_id: &str,
-    provider_refund_id: Option<&str>,
-) -> Result<(Deposit, Refund), AppError> {
-    let current = load_locked(tx.conn, deposit_id)?;
-    if current.status == DepositStatus::Paid {
-        deposits::set_status(
-            tx.conn,
-            deposit_id,
-            DepositStatus::Paid,
-            DepositStatus::Refunded,
-            None,
-            tx.now,
-        )?;
-        let by = settlements::refund_of(tx.conn, deposit_id)?
-            .map(|r| r.recorded_by)
-            .unwrap_or_else(|| label::SYSTEM.to_owned());
-        tx.deposit_changed(&by, EventType::DepositRefunded, deposit_id, Some(&current))?;
-    } else if current.status != DepositStatus::Refunded {
-        // Settled another way while the provider refunded it.
-        tracing::error!(deposit = %deposit_id, status = current.status.as_str(), "refund made for a deposit settled otherwise; staff must review");
-    }
-    settlements::complete_refund(tx.conn, deposit_id, provider_refund_id, tx.now)?;
-    let refund = settlements::refund_of(tx.conn, deposit_id)?.ok_or(DbError::NotFound)?;
-    Ok((
-        deposits::get(tx.conn, deposit_id)?.ok_or(DbError::NotFound)?,
-        refund,
-    ))
-}
-
-/// Makes a reserved refund: asks the provider (idempotent by deposit, so a
-/// retry never refunds twice), then records the deposit as refunded.
-pub async fn complete_refund(app: &App, id: &str) -> Result<(Deposit, Refund), AppError> {
-    let deposit_id = id.to_owned();
-    let d = app
-        .db
-        .run(move |conn| deposits::get(conn, &deposit_id)?.ok_or(AppError::NotFound("deposit")))
-        .await?;
-    let provider_refund_id = match (&d.provider[..], &d.provider_payment_id) {
-        ("stripe", Some(payment_id)) => Some(
-            app.payments
-                .refund(payment_id, d.amount, &format!("refund-{}", d.id))
-                .await?
-                .id,
-        ),
-        ("stripe", None) => {
-            return Err(AppError::internal(format!(
-                "stripe deposit {} has no payment id",
-                d.id
-            )));
-        }
-        _ => None,
-    };
-    app.write(move |tx| record_refunded(tx, &d.id, provider_refund_id.as_deref()))
-        .await
-}
-
 /// Staff refund a paid deposit in full. If the provider fails, the
 /// reservation is dropped and nothing has changed (a retry is safe: the
 /// provider call is idempotent by deposit).
@@ -296,17 +149,9 @@ pub async fn refund(
     // Phase 1: reserve (and, for manual deposits, make) the refund.
     let reserved = app
         .write(move |tx| {
-            let ticket = match &request {
-                None => None,
-                Some(req) => match idempotency::claim(tx, req, ttl)? {
-                    Claim::Replay(response) => {
-                        return Ok(Reserved::Replayed(Reply {
-                            response,
-                            replayed: true,
-                        }))
-                    }
-                    Claim::Proceed(ticket) => Some(ticket),
-                },
+            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+                Start::Replay(reply) => return Ok(Reserved::Replayed(reply)),
+                Start::Fresh(ticket) => ticket,
             };
             // An interrupted attempt reserved it already: finish that one.
             let resumed = ticket
@@ -320,24 +165,15 @@ pub async fn refund(
             } else {
                 match tx.savepoint(|tx| reserve_refund(tx, &deposit_id, &reason, &by)) {
                     Ok(ask) => ask,
-                    Err(e) => match &ticket {
-                        Some(t) if idempotency::complete_failure(tx, t, &r, &e)? => {
-                            return Ok(Reserved::Failed(e))
-                        }
-                        _ => return Err(e),
-                    },
+                    Err(e) => {
+                        return idempotency::settle_failure(tx, ticket.as_ref(), &r, e)
+                            .map(Reserved::Failed)
+                    }
                 }
             };
             if !ask_provider {
                 let d = DepositRecord::load(tx.conn, &deposit_id)?.ok_or(DbError::NotFound)?;
-                let response = (r.ok)(&d)?;
-                if let Some(t) = &ticket {
-                    idempotency::complete(tx, t, &response)?;
-                }
-                return Ok(Reserved::Answered(Reply {
-                    response,
-                    replayed: false,
-                }));
+                return idempotency::answer(tx, ticket.as_ref(), &r, &d).map(Reserved::Answered);
             }
             if let Some(t) = &ticket {
                 idempotency::hold(tx, t, &deposit_id)?;
@@ -355,14 +191,7 @@ pub async fn refund(
         Ok((d, _)) => {
             app.write(move |tx| {
                 let d = DepositRecord::load(tx.conn, &d.id)?.ok_or(DbError::NotFound)?;
-                let response = (render.ok)(&d)?;
-                if let Some(t) = &ticket {
-                    idempotency::complete(tx, t, &response)?;
-                }
-                Ok(Reply {
-                    response,
-                    replayed: false,
-                })
+                idempotency::answer(tx, ticket.as_ref(), &render, &d)
             })
             .await
         }
@@ -371,12 +200,7 @@ pub async fn refund(
             let r = render.clone();
             app.write(move |tx| {
                 settlements::drop_pending_refund(tx.conn, &deposit_id)?;
-                if let Some(t) = &ticket {
-                    if !idempotency::complete_failure(tx, t, &r, &e)? {
-                        idempotency::release(tx, t)?;
-                    }
-                }
-                Ok(e)
+                idempotency::abandon(tx, ticket.as_ref(), &r, e)
             })
             .await
             .and_then(Err)
@@ -391,26 +215,4 @@ enum Reserved {
     Answered(Reply),
     AskProvider(Option<idempotency::Ticket>),
     Failed(AppError),
-}
-
-/// Retries reserved refunds the provider could not make yet (the periodic
-/// task). Returns how many were made.
-pub async fn retry_pending_refunds(app: &App) -> usize {
-    let Ok(pending) = app
-        .db
-        .run(|conn| settlements::pending_refunds(conn, 100))
-        .await
-    else {
-        return 0;
-    };
-    let mut made = 0;
-    for deposit_id in pending {
-        match complete_refund(app, &deposit_id).await {
-            Ok(_) => made += 1,
-            Err(e) => {
-                tracing::warn!(deposit = %deposit_id, error = %e, "a reserved refund is still pending")
-            }
-        }
-    }
-    made
 }

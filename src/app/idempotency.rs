@@ -90,6 +90,85 @@ pub fn claim(
     }
 }
 
+/// How a unit of work for an idempotent request starts.
+pub enum Start {
+    /// Run the request (with its key's ticket, if it has a key).
+    Fresh(Option<Ticket>),
+    /// The key's earlier answer, to send again.
+    Replay(Reply),
+}
+
+/// Claims the key of `request`, if there is one.
+pub fn start(
+    tx: &mut Tx<'_>,
+    request: Option<&IdempotentRequest>,
+    ttl: Duration,
+) -> Result<Start, AppError> {
+    let Some(request) = request else {
+        return Ok(Start::Fresh(None));
+    };
+    Ok(match claim(tx, request, ttl)? {
+        Claim::Proceed(ticket) => Start::Fresh(Some(ticket)),
+        Claim::Replay(response) => Start::Replay(Reply {
+            response,
+            replayed: true,
+        }),
+    })
+}
+
+/// Renders a successful outcome and stores it under the key, if any.
+pub fn answer<T>(
+    tx: &mut Tx<'_>,
+    ticket: Option<&Ticket>,
+    render: &Render<T>,
+    value: &T,
+) -> Result<Reply, AppError> {
+    let response = (render.ok)(value)?;
+    if let Some(t) = ticket {
+        complete(tx, t, &response)?;
+    }
+    Ok(Reply {
+        response,
+        replayed: false,
+    })
+}
+
+/// A failed request: `Ok(error)` when its answer was stored under the key
+/// (the unit of work commits, so a replay repeats it), `Err(error)` when it
+/// was not (a server-side failure, or no key: the unit of work rolls back).
+pub fn settle_failure<T>(
+    tx: &mut Tx<'_>,
+    ticket: Option<&Ticket>,
+    render: &Render<T>,
+    error: AppError,
+) -> Result<AppError, AppError> {
+    match ticket {
+        Some(t) if complete_failure(tx, t, render, &error)? => Ok(error),
+        _ => Err(error),
+    }
+}
+
+/// A request that failed after its first transaction committed (the
+/// provider refused or failed): its answer is stored when it may be, and
+/// otherwise the key is released so that a retry runs anew. Returns the
+/// error, for the compensating unit of work to commit and report.
+pub fn abandon<T>(
+    tx: &mut Tx<'_>,
+    ticket: Option<&Ticket>,
+    render: &Render<T>,
+    error: AppError,
+) -> Result<AppError, AppError> {
+    match settle_failure(tx, ticket, render, error) {
+        Ok(stored) => Ok(stored),
+        Err(error) => {
+            if let Some(t) = ticket {
+                release(tx, t)?;
+            }
+            Ok(error)
+        }
+    }
+}
+
 /// Stores the answer with the change it describes.
 pub fn complete(
     tx: &mut Tx<'_>,
@@ -107,7 +186,7 @@ pub fn amend(tx: &mut Tx<'_>, ticket: &Ticket, response: &StoredResponse) -> Res
 
 /// Stores the answer to a failed request, unless it failed on the server's
 /// side; returns whether it was stored.
-pub fn complete_failure<T>(
+fn complete_failure<T>(
     tx: &mut Tx<'_>,
     ticket: &Ticket,
     render: &Render<T>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::{booking, deposits, privacy, stripe, App, AppError};
+use super::{holds, privacy, refunds, stripe, App, AppError};
 use crate::store;
 
 /// What one maintenance pass did.
@@ -26,8 +26,8 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
     let retention = app.settings.retention.clone();
     // Ask the provider first, so a paid hold is confirmed rather than expired.
     let payments_reconciled = stripe::reconcile_pending(app).await;
-    let refunds_made = deposits::retry_pending_refunds(app).await;
-    let expired = booking::expire_lapsed(app).await?;
+    let refunds_made = refunds::retry_pending_refunds(app).await;
+    let expired = holds::expire_lapsed(app).await?;
     let screening_cutoff = now - Duration::days(i64::from(retention.screening_days));
     let purged = app
         .write(move |tx| {

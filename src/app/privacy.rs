@@ -110,7 +110,7 @@ pub fn erasure_blocker(
         String,
         chrono::NaiveDateTime,
         Option<chrono::NaiveDateTime>,
-    )> = consultations::table
+    )> = crate::native!(conn, |db| consultations::table
         .filter(consultations::client_id.eq(client_id))
         .select((
             consultations::id,
@@ -118,7 +118,7 @@ pub fn erasure_blocker(
             consultations::starts_at,
             consultations::hold_expires_at,
         ))
-        .load(conn)?;
+        .load(db))?;
     let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     for (_, status, starts_at, hold) in &rows {
         let upcoming = from_db(*starts_at) > now;
@@ -131,20 +131,20 @@ pub fn erasure_blocker(
             return Ok(Some("The client has a booking whose deposit is being paid; wait for it to complete or lapse."));
         }
     }
-    let unresolved: i64 = deposits::table
+    let unresolved: i64 = crate::native!(conn, |db| deposits::table
         .filter(deposits::consultation_id.eq_any(&ids))
         .filter(deposits::status.eq(DepositStatus::Paid.as_str()))
         .count()
-        .get_result(conn)?;
+        .get_result(db))?;
     if unresolved > 0 {
         return Ok(Some("The client holds a paid deposit not yet redeemed, refunded or forfeited; settle it first."));
     }
-    let pending_refunds: i64 = refunds::table
+    let pending_refunds: i64 = crate::native!(conn, |db| refunds::table
         .inner_join(deposits::table.on(deposits::id.eq(refunds::deposit_id)))
         .filter(deposits::consultation_id.eq_any(&ids))
         .filter(refunds::status.eq(crate::store::settlements::REFUND_PENDING))
         .count()
-        .get_result(conn)?;
+        .get_result(db))?;
     if pending_refunds > 0 {
         return Ok(Some(
             "A refund to the client is still being made; try again once it completes.",
@@ -160,19 +160,25 @@ fn strip_consultations(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
         return Ok(());
     }
     let (conn, now) = (&mut *tx.conn, tx.now);
-    diesel::update(consultations::table.filter(consultations::id.eq_any(ids)))
-        .set((
-            consultations::client_full_name.eq(""),
-            consultations::client_email.eq(""),
-            consultations::client_phone.eq(""),
-            consultations::notes.eq(None::<String>),
-            consultations::personal_data_removed_at.eq(Some(to_db(now))),
-        ))
-        .execute(conn)?;
-    diesel::delete(screenings::table.filter(screenings::consultation_id.eq_any(ids)))
-        .execute(conn)?;
-    diesel::delete(idempotency_keys::table.filter(idempotency_keys::resource_id.eq_any(ids)))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::update(
+        consultations::table.filter(consultations::id.eq_any(ids))
+    )
+    .set((
+        consultations::client_full_name.eq(""),
+        consultations::client_email.eq(""),
+        consultations::client_phone.eq(""),
+        consultations::notes.eq(None::<String>),
+        consultations::personal_data_removed_at.eq(Some(to_db(now))),
+    ))
+    .execute(db))?;
+    crate::native!(conn, |db| diesel::delete(
+        screenings::table.filter(screenings::consultation_id.eq_any(ids))
+    )
+    .execute(db))?;
+    crate::native!(conn, |db| diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::resource_id.eq_any(ids))
+    )
+    .execute(db))?;
     Ok(())
 }
 
@@ -191,10 +197,10 @@ pub async fn erase(app: &App, client_id: &str, actor: &str) -> Result<ClientRow,
         if let Some(why) = erasure_blocker(tx.conn, &client_id, tx.now)? {
             return Err(AppError::conflict("erasure_blocked", why));
         }
-        let ids: Vec<String> = consultations::table
+        let ids: Vec<String> = crate::native!(tx.conn, |db| consultations::table
             .filter(consultations::client_id.eq(&client_id))
             .select(consultations::id)
-            .load(tx.conn)?;
+            .load(db))?;
         strip_consultations(tx, &ids)?;
         clients::anonymise(tx.conn, &client_id, tx.now)?;
         let after = serde_json::json!({ "consultations": ids.len() });
@@ -219,7 +225,7 @@ pub async fn purge_ended_bookings(app: &App, cutoff: DateTime<Utc>) -> Result<us
 }
 
 fn purge_ended_in(tx: &mut Tx<'_>, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
-    let ids: Vec<String> = consultations::table
+    let ids: Vec<String> = crate::native!(tx.conn, |db| consultations::table
         .filter(
             consultations::status.eq_any([Status::Cancelled.as_str(), Status::Expired.as_str()]),
         )
@@ -227,7 +233,7 @@ fn purge_ended_in(tx: &mut Tx<'_>, cutoff: DateTime<Utc>) -> Result<usize, AppEr
         .filter(consultations::personal_data_removed_at.is_null())
         .select(consultations::id)
         .limit(500)
-        .load(tx.conn)?;
+        .load(db))?;
     if ids.is_empty() {
         return Ok(0);
     }

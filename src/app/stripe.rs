@@ -5,7 +5,8 @@
 
 use chrono::Duration;
 
-use super::booking::{self, Confirmation};
+use super::confirm::{confirm_payment, Confirmation};
+use super::holds::expire_one;
 use super::{App, AppError, Tx};
 use crate::db::DbError;
 use crate::domain::actor::label::STRIPE;
@@ -63,7 +64,7 @@ fn apply_success(
         return Ok(None);
     }
     let reference = payment.charge_id.as_deref().unwrap_or(&payment.id);
-    booking::confirm_payment(tx, &d, Some(reference), STRIPE).map(Some)
+    confirm_payment(tx, &d, Some(reference), STRIPE).map(Some)
 }
 
 /// Applies one verified event, once.
@@ -110,7 +111,7 @@ fn payment_canceled(tx: &mut Tx<'_>, payment_id: &str) -> Result<(), DbError> {
     }
     match consultations::get(tx.conn, &d.consultation_id)? {
         Some(c) if c.status == Status::PendingDeposit => {
-            booking::expire_one(tx, &c, "payment_canceled", STRIPE)?;
+            expire_one(tx, &c, "payment_canceled", STRIPE)?;
         }
         _ => {
             if deposits::set_status(
@@ -135,7 +136,7 @@ fn charge_refunded(tx: &mut Tx<'_>, payment_id: &str, charge_id: &str) -> Result
     };
     if matches!(d.status, DepositStatus::Pending | DepositStatus::Cancelled) {
         // The refund overtook the payment's own event: the money came in first.
-        booking::confirm_payment(tx, &d, Some(charge_id), STRIPE)?;
+        confirm_payment(tx, &d, Some(charge_id), STRIPE)?;
         d = deposits::get(tx.conn, &d.id)?.ok_or(DbError::NotFound)?;
     }
     if d.status != DepositStatus::Paid {

@@ -8,55 +8,12 @@
 //! [`App::write_once`] does the same for an idempotent request, claiming
 //! its key and storing its answer inside the same transaction.
 
-use chrono::{DateTime, Duration, Utc};
-use diesel::Connection;
+use chrono::Duration;
 
-use super::idempotency::{self, Claim, IdempotentRequest, Render, Reply};
+use super::idempotency::{self, IdempotentRequest, Render, Reply, Start};
+use super::tx::Tx;
 use super::{App, AppError};
-use crate::cache::Stale;
-use crate::db::{write_transaction, DbConnection};
-
-/// A unit of work in progress: the connection inside its transaction, the
-/// instant the work happens at, and what it has made stale so far.
-pub struct Tx<'c> {
-    pub conn: &'c mut DbConnection,
-    pub now: DateTime<Utc>,
-    stale: Stale,
-}
-
-impl<'c> Tx<'c> {
-    fn new(conn: &'c mut DbConnection, now: DateTime<Utc>) -> Self {
-        Self {
-            conn,
-            now,
-            stale: Stale::default(),
-        }
-    }
-
-    /// Runs `work` in a savepoint: its error rolls back its writes only.
-    pub fn savepoint<T>(
-        &mut self,
-        work: impl FnOnce(&mut Tx<'_>) -> Result<T, AppError>,
-    ) -> Result<T, AppError> {
-        let now = self.now;
-        let mut stale = Stale::default();
-        let result = self.conn.transaction(|conn| {
-            let mut inner = Tx::new(conn, now);
-            let result = work(&mut inner);
-            stale = inner.stale;
-            result
-        });
-        // A rolled-back savepoint may have marked answers stale: dropping
-        // them anyway is harmless.
-        self.stale.merge(stale);
-        result
-    }
-
-    /// Notes that the cached answers of `stale` must go after the commit.
-    pub fn invalidates(&mut self, stale: Stale) {
-        self.stale.merge(stale);
-    }
-}
+use crate::db::write_transaction;
 
 /// How a unit of work for an idempotent request ended.
 enum Finished {
@@ -79,7 +36,7 @@ impl App {
                 write_transaction(conn, |conn| {
                     let mut tx = Tx::new(conn, now);
                     let value = work(&mut tx)?;
-                    Ok::<_, AppError>((value, tx.stale))
+                    Ok::<_, AppError>((value, tx.stale()))
                 })
             })
             .await?;
@@ -104,37 +61,15 @@ impl App {
         let ttl = self.idempotency_ttl();
         let finished = self
             .write(move |tx| {
-                let ticket = match &request {
-                    None => None,
-                    Some(r) => match idempotency::claim(tx, r, ttl)? {
-                        Claim::Proceed(ticket) => Some(ticket),
-                        Claim::Replay(response) => {
-                            let reply = Reply {
-                                response,
-                                replayed: true,
-                            };
-                            return Ok(Finished::Answered(reply));
-                        }
-                    },
+                let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+                    Start::Replay(reply) => return Ok(Finished::Answered(reply)),
+                    Start::Fresh(ticket) => ticket,
                 };
                 match tx.savepoint(work) {
-                    Ok(value) => {
-                        let response = (render.ok)(&value)?;
-                        if let Some(t) = &ticket {
-                            idempotency::complete(tx, t, &response)?;
-                        }
-                        let reply = Reply {
-                            response,
-                            replayed: false,
-                        };
-                        Ok(Finished::Answered(reply))
-                    }
-                    Err(e) => match &ticket {
-                        Some(t) if idempotency::complete_failure(tx, t, &render, &e)? => {
-                            Ok(Finished::Failed(e))
-                        }
-                        _ => Err(e),
-                    },
+                    Ok(value) => idempotency::answer(tx, ticket.as_ref(), &render, &value)
+                        .map(Finished::Answered),
+                    Err(e) => idempotency::settle_failure(tx, ticket.as_ref(), &render, e)
+                        .map(Finished::Failed),
                 }
             })
             .await?;

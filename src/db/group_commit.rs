@@ -26,7 +26,7 @@ use diesel::r2d2::ManageConnection;
 use diesel::result::Error as DieselError;
 use diesel::Connection;
 
-use super::{ConnectionManager, DbConnection};
+use super::connection::{ConnectionManager, DbConnection};
 
 /// Jobs per transaction at most, so one commit's wait stays bounded.
 const MAX_BATCH: usize = 64;

@@ -39,7 +39,7 @@ pub fn create(
 ) -> Result<CreatedKey, DbError> {
     let (key, prefix) = secrets::generate(SecretKind::ApiKey);
     let id = new_id();
-    diesel::insert_into(api_keys::table)
+    crate::native!(conn, |db| diesel::insert_into(api_keys::table)
         .values((
             api_keys::id.eq(&id),
             api_keys::name.eq(name),
@@ -48,7 +48,7 @@ pub fn create(
             api_keys::key_hash.eq(secrets::hash(&key)),
             api_keys::created_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(CreatedKey { id, key, prefix })
 }
 
@@ -58,7 +58,7 @@ pub fn revoke(
     id_or_prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         api_keys::table
             .filter(
                 api_keys::id
@@ -68,7 +68,7 @@ pub fn revoke(
             .filter(api_keys::revoked_at.is_null()),
     )
     .set(api_keys::revoked_at.eq(Some(to_db(now))))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n > 0)
 }
 
@@ -101,8 +101,8 @@ pub fn record_use(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Resu
 }
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ApiKeyRow>, DbError> {
-    Ok(api_keys::table
+    Ok(crate::native!(conn, |db| api_keys::table
         .order((api_keys::created_at.asc(), api_keys::id.asc()))
         .select(ApiKeyRow::as_select())
-        .load(conn)?)
+        .load(db))?)
 }

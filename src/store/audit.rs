@@ -96,38 +96,41 @@ pub fn insert(
 
 /// Events in (occurred_at, id) order.
 pub fn list(conn: &mut DbConnection, f: &Filter) -> Result<Vec<AuditEvent>, DbError> {
-    let mut q = audit_events::table
-        .select(Row::as_select())
-        .order((audit_events::occurred_at.asc(), audit_events::id.asc()))
-        .limit(f.limit)
-        .into_boxed();
-    if let Some(a) = &f.actor {
-        q = q.filter(audit_events::actor.eq(a.clone()));
-    }
-    if let Some(a) = &f.action {
-        q = q.filter(audit_events::action.eq(a.clone()));
-    }
-    if let Some(t) = &f.subject_type {
-        q = q.filter(audit_events::subject_type.eq(t.clone()));
-    }
-    if !f.subject_ids.is_empty() {
-        q = q.filter(audit_events::subject_id.eq_any(f.subject_ids.clone()));
-    }
-    if let Some(from) = f.from {
-        q = q.filter(audit_events::occurred_at.ge(to_db(from)));
-    }
-    if let Some(to) = f.to {
-        q = q.filter(audit_events::occurred_at.lt(to_db(to)));
-    }
-    if let Some((at, id)) = &f.after {
-        let at = to_db(*at);
-        q = q.filter(
-            audit_events::occurred_at
-                .gt(at)
-                .or(audit_events::occurred_at
-                    .eq(at)
-                    .and(audit_events::id.gt(id.clone()))),
-        );
-    }
-    Ok(q.load(conn)?.into_iter().map(AuditEvent::from).collect())
+    let rows: Vec<Row> = crate::native!(conn, |db| {
+        let mut q = audit_events::table
+            .select(Row::as_select())
+            .order((audit_events::occurred_at.asc(), audit_events::id.asc()))
+            .limit(f.limit)
+            .into_boxed();
+        if let Some(a) = &f.actor {
+            q = q.filter(audit_events::actor.eq(a.clone()));
+        }
+        if let Some(a) = &f.action {
+            q = q.filter(audit_events::action.eq(a.clone()));
+        }
+        if let Some(t) = &f.subject_type {
+            q = q.filter(audit_events::subject_type.eq(t.clone()));
+        }
+        if !f.subject_ids.is_empty() {
+            q = q.filter(audit_events::subject_id.eq_any(f.subject_ids.clone()));
+        }
+        if let Some(from) = f.from {
+            q = q.filter(audit_events::occurred_at.ge(to_db(from)));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(audit_events::occurred_at.lt(to_db(to)));
+        }
+        if let Some((at, id)) = &f.after {
+            let at = to_db(*at);
+            q = q.filter(
+                audit_events::occurred_at
+                    .gt(at)
+                    .or(audit_events::occurred_at
+                        .eq(at)
+                        .and(audit_events::id.gt(id.clone()))),
+            );
+        }
+        q.load(db)
+    })?;
+    Ok(rows.into_iter().map(AuditEvent::from).collect())
 }

@@ -37,11 +37,11 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, DbError> {
-    Ok(clients::table
+    Ok(crate::native!(conn, |db| clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(db))
+    .optional()?)
 }
 
 /// Finds the client with this email and brings their details up to date,
@@ -59,7 +59,7 @@ pub fn upsert(
         .optional())?;
     let id = match existing {
         Some(id) => {
-            diesel::update(clients::table.find(&id))
+            crate::native!(conn, |db| diesel::update(clients::table.find(&id))
                 .set((
                     clients::full_name.eq(&d.full_name),
                     clients::email.eq(d.email.trim()),
@@ -67,7 +67,7 @@ pub fn upsert(
                     clients::date_of_birth.eq(Some(d.date_of_birth)),
                     clients::updated_at.eq(to_db(now)),
                 ))
-                .execute(conn)?;
+                .execute(db))?;
             id
         }
         None => {
@@ -90,10 +90,10 @@ pub fn upsert(
             });
             match inserted.map_err(DbError::from) {
                 Ok(_) => id,
-                Err(DbError::UniqueViolation(_)) => clients::table
+                Err(DbError::UniqueViolation(_)) => crate::native!(conn, |db| clients::table
                     .filter(clients::email_normalized.eq(&normalized))
                     .select(clients::id)
-                    .get_result(conn)?,
+                    .get_result(db))?,
                 Err(e) => return Err(e),
             }
         }
@@ -109,36 +109,39 @@ pub fn search(
     after: Option<(DateTime<Utc>, String)>,
     limit: i64,
 ) -> Result<Vec<ClientRow>, DbError> {
-    let mut q = clients::table
-        .select(ClientRow::as_select())
-        .order((clients::created_at.asc(), clients::id.asc()))
-        .limit(limit)
-        .into_boxed();
-    if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = super::like_pattern(t);
-        q = q.filter(
-            lower(clients::full_name)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(clients::email_normalized.like(pattern.clone()).escape('\\'))
-                .or(clients::phone.like(pattern).escape('\\')),
-        );
-    }
-    if let Some((at, id)) = after {
-        let at = to_db(at);
-        q = q.filter(
-            clients::created_at
-                .gt(at)
-                .or(clients::created_at.eq(at).and(clients::id.gt(id))),
-        );
-    }
-    Ok(q.load(conn)?)
+    let rows: Vec<ClientRow> = crate::native!(conn, |db| {
+        let mut q = clients::table
+            .select(ClientRow::as_select())
+            .order((clients::created_at.asc(), clients::id.asc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
+            let pattern = super::like_pattern(t);
+            q = q.filter(
+                lower(clients::full_name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(clients::email_normalized.like(pattern.clone()).escape('\\'))
+                    .or(clients::phone.like(pattern).escape('\\')),
+            );
+        }
+        if let Some((at, id)) = after {
+            let at = to_db(at);
+            q = q.filter(
+                clients::created_at
+                    .gt(at)
+                    .or(clients::created_at.eq(at).and(clients::id.gt(id))),
+            );
+        }
+        q.load(db)
+    })?;
+    Ok(rows)
 }
 
 /// Replaces a client's personal data irreversibly; keeps the row (and its
 /// id) so that financial records still join to it.
 pub fn anonymise(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
-    diesel::update(clients::table.find(id))
+    crate::native!(conn, |db| diesel::update(clients::table.find(id))
         .set((
             clients::full_name.eq("Erased client"),
             clients::email.eq(""),
@@ -148,6 +151,6 @@ pub fn anonymise(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Resul
             clients::erased_at.eq(Some(to_db(now))),
             clients::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }

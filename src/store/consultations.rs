@@ -151,26 +151,26 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Consultation>, DbError> {
-    consultations::table
+    crate::native!(conn, |db| consultations::table
         .find(id)
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Consultation::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Consultation::try_from)
+    .transpose()
 }
 
 pub fn by_manage_token_hash(
     conn: &mut DbConnection,
     hash: &str,
 ) -> Result<Option<Consultation>, DbError> {
-    consultations::table
+    crate::native!(conn, |db| consultations::table
         .filter(consultations::manage_token_hash.eq(hash))
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Consultation::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Consultation::try_from)
+    .transpose()
 }
 
 /// What else changes with a status move.
@@ -196,7 +196,7 @@ pub fn set_status(
     } else {
         Some(None::<NaiveDateTime>)
     };
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         consultations::table
             .find(id)
             .filter(consultations::status.eq(from.as_str())),
@@ -210,7 +210,7 @@ pub fn set_status(
         change.end_reason.map(|r| consultations::end_reason.eq(r)),
         hold.map(|h| consultations::hold_expires_at.eq(h)),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 
@@ -218,9 +218,9 @@ pub fn set_status(
 /// (PostgreSQL; SQLite's write transaction already excludes other writers),
 /// so concurrent changes to one booking queue instead of interleaving.
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
-    diesel::update(consultations::table.find(id))
+    crate::native!(conn, |db| diesel::update(consultations::table.find(id))
         .set(consultations::sequence.eq(consultations::sequence))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
@@ -233,7 +233,7 @@ pub fn move_to(
     slot: Interval,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         consultations::table
             .find(&c.id)
             .filter(consultations::status.eq(c.status.as_str()))
@@ -246,26 +246,27 @@ pub fn move_to(
         consultations::sequence.eq(consultations::sequence + 1),
         consultations::updated_at.eq(to_db(now)),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 
 pub fn set_manage_token_hash(conn: &mut DbConnection, id: &str, hash: &str) -> Result<(), DbError> {
-    diesel::update(consultations::table.find(id))
+    crate::native!(conn, |db| diesel::update(consultations::table.find(id))
         .set(consultations::manage_token_hash.eq(hash))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
 /// Deletes a consultation that was never acknowledged (a failed booking).
 pub fn delete_unacknowledged(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
     release_claims(conn, id)?;
-    diesel::delete(
+    crate::native!(conn, |db| diesel::delete(
         crate::db::schema::deposits::table
             .filter(crate::db::schema::deposits::consultation_id.eq(id)),
     )
-    .execute(conn)?;
-    diesel::delete(consultations::table.find(id)).execute(conn)?;
+    .execute(db))?;
+    crate::native!(conn, |db| diesel::delete(consultations::table.find(id))
+        .execute(db))?;
     Ok(())
 }
 
@@ -277,21 +278,22 @@ pub fn busy(
     range: Interval,
     now: DateTime<Utc>,
 ) -> Result<Vec<Interval>, DbError> {
-    let rows: Vec<(NaiveDateTime, NaiveDateTime)> = consultations::table
-        .filter(consultations::practitioner_id.eq(practitioner_id))
-        .filter(consultations::starts_at.lt(to_db(range.ends_at)))
-        .filter(consultations::ends_at.gt(to_db(range.starts_at)))
-        .filter(
-            consultations::status
-                .eq_any([
-                    Status::Confirmed.as_str(),
-                    Status::Attended.as_str(),
-                    Status::NoShow.as_str(),
-                ])
-                .or(is_pending().and(consultations::hold_expires_at.gt(to_db(now)))),
-        )
-        .select((consultations::starts_at, consultations::ends_at))
-        .load(conn)?;
+    let rows: Vec<(NaiveDateTime, NaiveDateTime)> =
+        crate::native!(conn, |db| consultations::table
+            .filter(consultations::practitioner_id.eq(practitioner_id))
+            .filter(consultations::starts_at.lt(to_db(range.ends_at)))
+            .filter(consultations::ends_at.gt(to_db(range.starts_at)))
+            .filter(
+                consultations::status
+                    .eq_any([
+                        Status::Confirmed.as_str(),
+                        Status::Attended.as_str(),
+                        Status::NoShow.as_str(),
+                    ])
+                    .or(is_pending().and(consultations::hold_expires_at.gt(to_db(now)))),
+            )
+            .select((consultations::starts_at, consultations::ends_at))
+            .load(db))?;
     Ok(rows
         .into_iter()
         .map(|(s, e)| Interval::new(from_db(s), from_db(e)))
@@ -331,13 +333,13 @@ pub fn lapsed_holds(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<String>, DbError> {
-    Ok(consultations::table
+    Ok(crate::native!(conn, |db| consultations::table
         .filter(is_pending())
         .filter(consultations::hold_expires_at.le(to_db(now)))
         .select(consultations::id)
         .order(consultations::hold_expires_at.asc())
         .limit(limit)
-        .load(conn)?)
+        .load(db))?)
 }
 
 /// Filters for the staff list.
@@ -355,43 +357,44 @@ pub struct ListFilter {
 
 /// Consultations in (starts_at, id) order.
 pub fn list(conn: &mut DbConnection, f: &ListFilter) -> Result<Vec<Consultation>, DbError> {
-    let mut q = consultations::table
-        .select(Row::as_select())
-        .order((consultations::starts_at.asc(), consultations::id.asc()))
-        .limit(f.limit)
-        .into_boxed();
-    if let Some(from) = f.from {
-        q = q.filter(consultations::starts_at.ge(to_db(from)));
-    }
-    if let Some(to) = f.to {
-        q = q.filter(consultations::starts_at.lt(to_db(to)));
-    }
-    if !f.statuses.is_empty() {
-        q = q.filter(
-            consultations::status.eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-        );
-    }
-    if let Some(p) = &f.practitioner_id {
-        q = q.filter(consultations::practitioner_id.eq(p.clone()));
-    }
-    if let Some(k) = &f.booked_by_key_id {
-        q = q.filter(consultations::booked_by_key_id.eq(k.clone()));
-    }
-    if let Some(c) = &f.client_id {
-        q = q.filter(consultations::client_id.eq(c.clone()));
-    }
-    if let Some((at, id)) = &f.after {
-        let at = to_db(*at);
-        q = q.filter(
-            consultations::starts_at.gt(at).or(consultations::starts_at
-                .eq(at)
-                .and(consultations::id.gt(id.clone()))),
-        );
-    }
-    q.load(conn)?
-        .into_iter()
-        .map(Consultation::try_from)
-        .collect()
+    let rows: Vec<Row> = crate::native!(conn, |db| {
+        let mut q = consultations::table
+            .select(Row::as_select())
+            .order((consultations::starts_at.asc(), consultations::id.asc()))
+            .limit(f.limit)
+            .into_boxed();
+        if let Some(from) = f.from {
+            q = q.filter(consultations::starts_at.ge(to_db(from)));
+        }
+        if let Some(to) = f.to {
+            q = q.filter(consultations::starts_at.lt(to_db(to)));
+        }
+        if !f.statuses.is_empty() {
+            q = q.filter(
+                consultations::status
+                    .eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
+        }
+        if let Some(p) = &f.practitioner_id {
+            q = q.filter(consultations::practitioner_id.eq(p.clone()));
+        }
+        if let Some(k) = &f.booked_by_key_id {
+            q = q.filter(consultations::booked_by_key_id.eq(k.clone()));
+        }
+        if let Some(c) = &f.client_id {
+            q = q.filter(consultations::client_id.eq(c.clone()));
+        }
+        if let Some((at, id)) = &f.after {
+            let at = to_db(*at);
+            q = q.filter(
+                consultations::starts_at.gt(at).or(consultations::starts_at
+                    .eq(at)
+                    .and(consultations::id.gt(id.clone()))),
+            );
+        }
+        q.load(db)
+    })?;
+    rows.into_iter().map(Consultation::try_from).collect()
 }
 
 /// Claims the cells of `slot` for a consultation. A cell already claimed
@@ -420,8 +423,10 @@ pub fn claim(
 }
 
 pub fn release_claims(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbError> {
-    diesel::delete(slot_claims::table.filter(slot_claims::consultation_id.eq(consultation_id)))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::delete(
+        slot_claims::table.filter(slot_claims::consultation_id.eq(consultation_id))
+    )
+    .execute(db))?;
     Ok(())
 }
 
@@ -432,11 +437,11 @@ pub fn claim_holders(
     slot: Interval,
 ) -> Result<Vec<String>, DbError> {
     let cells: Vec<NaiveDateTime> = grid_cells(&slot).into_iter().map(to_db).collect();
-    let mut ids: Vec<String> = slot_claims::table
+    let mut ids: Vec<String> = crate::native!(conn, |db| slot_claims::table
         .filter(slot_claims::practitioner_id.eq(practitioner_id))
         .filter(slot_claims::cell_start.eq_any(cells))
         .select(slot_claims::consultation_id)
-        .load(conn)?;
+        .load(db))?;
     ids.sort();
     ids.dedup();
     Ok(ids)

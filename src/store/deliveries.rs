@@ -84,7 +84,7 @@ pub fn insert_endpoint(
     now: DateTime<Utc>,
 ) -> Result<Endpoint, DbError> {
     let id = new_id();
-    diesel::insert_into(webhook_endpoints::table)
+    crate::native!(conn, |db| diesel::insert_into(webhook_endpoints::table)
         .values((
             webhook_endpoints::id.eq(&id),
             webhook_endpoints::owner_key_id.eq(owner_key_id),
@@ -97,17 +97,17 @@ pub fn insert_endpoint(
             webhook_endpoints::created_at.eq(to_db(now)),
             webhook_endpoints::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     endpoint(conn, &id)?.ok_or(DbError::NotFound)
 }
 
 pub fn endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>, DbError> {
-    Ok(webhook_endpoints::table
+    Ok(crate::native!(conn, |db| webhook_endpoints::table
         .find(id)
         .select(EndpointRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Endpoint::from))
+        .get_result(db))
+    .optional()?
+    .map(Endpoint::from))
 }
 
 /// Endpoints, all or those of one key, oldest first.
@@ -115,17 +115,20 @@ pub fn endpoints(
     conn: &mut DbConnection,
     owner_key_id: Option<&str>,
 ) -> Result<Vec<Endpoint>, DbError> {
-    let mut q = webhook_endpoints::table
-        .select(EndpointRow::as_select())
-        .order((
-            webhook_endpoints::created_at.asc(),
-            webhook_endpoints::id.asc(),
-        ))
-        .into_boxed();
-    if let Some(owner) = owner_key_id {
-        q = q.filter(webhook_endpoints::owner_key_id.eq(owner.to_owned()));
-    }
-    Ok(q.load(conn)?.into_iter().map(Endpoint::from).collect())
+    let rows: Vec<EndpointRow> = crate::native!(conn, |db| {
+        let mut q = webhook_endpoints::table
+            .select(EndpointRow::as_select())
+            .order((
+                webhook_endpoints::created_at.asc(),
+                webhook_endpoints::id.asc(),
+            ))
+            .into_boxed();
+        if let Some(owner) = owner_key_id {
+            q = q.filter(webhook_endpoints::owner_key_id.eq(owner.to_owned()));
+        }
+        q.load(db)
+    })?;
+    Ok(rows.into_iter().map(Endpoint::from).collect())
 }
 
 /// Replaces what a subscriber controls; re-enabling clears the failure state.
@@ -135,7 +138,7 @@ pub fn update_endpoint(
     f: &EndpointFields,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::update(webhook_endpoints::table.find(id))
+    crate::native!(conn, |db| diesel::update(webhook_endpoints::table.find(id))
         .set((
             webhook_endpoints::url.eq(&f.url),
             webhook_endpoints::event_types
@@ -143,22 +146,28 @@ pub fn update_endpoint(
             webhook_endpoints::active.eq(f.active),
             webhook_endpoints::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     if f.active {
-        diesel::update(webhook_endpoints::table.find(id))
+        crate::native!(conn, |db| diesel::update(webhook_endpoints::table.find(id))
             .set((
                 webhook_endpoints::disabled_reason.eq(None::<String>),
                 webhook_endpoints::failing_since.eq(None::<NaiveDateTime>),
             ))
-            .execute(conn)?;
+            .execute(db))?;
     }
     Ok(())
 }
 
 pub fn delete_endpoint(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
-    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
-        .execute(conn)?;
-    Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
+    crate::native!(conn, |db| diesel::delete(
+        webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id))
+    )
+    .execute(db))?;
+    Ok(
+        crate::native!(conn, |db| diesel::delete(webhook_endpoints::table.find(id))
+            .execute(db))?
+            > 0,
+    )
 }
 
 /// Records a delivery outcome on the endpoint: a success clears the failure
@@ -172,19 +181,19 @@ pub fn record_endpoint_outcome(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     if ok {
-        diesel::update(webhook_endpoints::table.find(id))
+        crate::native!(conn, |db| diesel::update(webhook_endpoints::table.find(id))
             .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
-            .execute(conn)?;
+            .execute(db))?;
         return Ok(false);
     }
-    diesel::update(
+    crate::native!(conn, |db| diesel::update(
         webhook_endpoints::table
             .find(id)
             .filter(webhook_endpoints::failing_since.is_null()),
     )
     .set(webhook_endpoints::failing_since.eq(Some(to_db(now))))
-    .execute(conn)?;
-    let disabled = diesel::update(
+    .execute(db))?;
+    let disabled = crate::native!(conn, |db| diesel::update(
         webhook_endpoints::table
             .find(id)
             .filter(webhook_endpoints::active.eq(true))
@@ -198,7 +207,7 @@ pub fn record_endpoint_outcome(
         ))),
         webhook_endpoints::updated_at.eq(to_db(now)),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(disabled == 1)
 }
 
@@ -248,12 +257,12 @@ pub fn insert_outbox_event(
 /// interested endpoint. Call in a write transaction. Returns how many
 /// events were dispatched.
 pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Result<usize, DbError> {
-    let events: Vec<OutboxEvent> = outbox_events::table
+    let events: Vec<OutboxEvent> = crate::native!(conn, |db| outbox_events::table
         .filter(outbox_events::dispatched.eq(false))
         .select(OutboxEvent::as_select())
         .order((outbox_events::occurred_at.asc(), outbox_events::id.asc()))
         .limit(limit)
-        .load(conn)?;
+        .load(db))?;
     if events.is_empty() {
         return Ok(0);
     }
@@ -264,7 +273,7 @@ pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Resul
             .filter(|e| e.wants(&event.event_type, event.partner_key_id.as_deref()))
         {
             let inserted = conn.transaction(|c| {
-                diesel::insert_into(webhook_deliveries::table)
+                crate::native!(c, |db| diesel::insert_into(webhook_deliveries::table)
                     .values((
                         webhook_deliveries::id.eq(ordered_id()),
                         webhook_deliveries::endpoint_id.eq(&endpoint.id),
@@ -275,7 +284,7 @@ pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Resul
                         webhook_deliveries::next_attempt_at.eq(to_db(now)),
                         webhook_deliveries::created_at.eq(to_db(now)),
                     ))
-                    .execute(c)
+                    .execute(db))
             });
             match inserted.map_err(DbError::from) {
                 Ok(_) | Err(DbError::UniqueViolation(_)) => {}
@@ -284,11 +293,11 @@ pub fn fan_out(conn: &mut DbConnection, now: DateTime<Utc>, limit: i64) -> Resul
         }
     }
     // One statement for the whole pass (at most `limit` ids).
-    diesel::update(
+    crate::native!(conn, |db| diesel::update(
         outbox_events::table.filter(outbox_events::id.eq_any(events.iter().map(|e| &e.id))),
     )
     .set(outbox_events::dispatched.eq(true))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(events.len())
 }
 
@@ -353,19 +362,20 @@ fn to_delivery(r: DeliveryRow, event: OutboxEvent) -> Delivery {
 /// For each active endpoint, its oldest pending delivery (by event time):
 /// deliveries to one endpoint go out in order, one at a time.
 pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError> {
-    let rows: Vec<(DeliveryRow, OutboxEvent)> = webhook_deliveries::table
-        .inner_join(outbox_events::table)
-        .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::status.eq("pending"))
-        .filter(webhook_endpoints::active.eq(true))
-        .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
-        .order((
-            webhook_deliveries::endpoint_id.asc(),
-            webhook_deliveries::event_occurred_at.asc(),
-            webhook_deliveries::id.asc(),
-        ))
-        .limit(5000)
-        .load(conn)?;
+    let rows: Vec<(DeliveryRow, OutboxEvent)> =
+        crate::native!(conn, |db| webhook_deliveries::table
+            .inner_join(outbox_events::table)
+            .inner_join(webhook_endpoints::table)
+            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_endpoints::active.eq(true))
+            .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+            .order((
+                webhook_deliveries::endpoint_id.asc(),
+                webhook_deliveries::event_occurred_at.asc(),
+                webhook_deliveries::id.asc(),
+            ))
+            .limit(5000)
+            .load(db))?;
     let mut heads: Vec<Delivery> = Vec::new();
     for (row, event) in rows {
         if heads
@@ -385,14 +395,14 @@ pub fn claim(
     d: &Delivery,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         webhook_deliveries::table
             .find(&d.id)
             .filter(webhook_deliveries::status.eq("pending"))
             .filter(webhook_deliveries::next_attempt_at.eq(d.next_attempt_raw)),
     )
     .set(webhook_deliveries::next_attempt_at.eq(to_db(lease_until)))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 
@@ -416,17 +426,19 @@ pub fn record_attempt(
         (false, Some(_)) => "pending",
         (false, None) => "abandoned",
     };
-    diesel::update(webhook_deliveries::table.find(id))
-        .set((
-            webhook_deliveries::status.eq(status),
-            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            webhook_deliveries::last_attempt_at.eq(Some(to_db(now))),
-            webhook_deliveries::last_status_code.eq(a.status_code.map(i32::from)),
-            webhook_deliveries::last_error.eq(a.error),
-            webhook_deliveries::next_attempt_at.eq(to_db(a.retry_at.unwrap_or(now))),
-            webhook_deliveries::delivered_at.eq(a.ok.then(|| to_db(now))),
-        ))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::update(
+        webhook_deliveries::table.find(id)
+    )
+    .set((
+        webhook_deliveries::status.eq(status),
+        webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+        webhook_deliveries::last_attempt_at.eq(Some(to_db(now))),
+        webhook_deliveries::last_status_code.eq(a.status_code.map(i32::from)),
+        webhook_deliveries::last_error.eq(a.error),
+        webhook_deliveries::next_attempt_at.eq(to_db(a.retry_at.unwrap_or(now))),
+        webhook_deliveries::delivered_at.eq(a.ok.then(|| to_db(now))),
+    ))
+    .execute(db))?;
     Ok(())
 }
 
@@ -438,52 +450,54 @@ pub fn deliveries(
     before: Option<(DateTime<Utc>, String)>,
     limit: i64,
 ) -> Result<Vec<Delivery>, DbError> {
-    let mut q = webhook_deliveries::table
-        .inner_join(outbox_events::table)
-        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-        .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
-        .order((
-            webhook_deliveries::event_occurred_at.desc(),
-            webhook_deliveries::id.desc(),
-        ))
-        .limit(limit)
-        .into_boxed();
-    if let Some(s) = status {
-        q = q.filter(webhook_deliveries::status.eq(s.to_owned()));
-    }
-    if let Some((at, id)) = before {
-        let at = to_db(at);
-        q = q.filter(
-            webhook_deliveries::event_occurred_at
-                .lt(at)
-                .or(webhook_deliveries::event_occurred_at
-                    .eq(at)
-                    .and(webhook_deliveries::id.lt(id))),
-        );
-    }
-    Ok(q.load::<(DeliveryRow, OutboxEvent)>(conn)?
-        .into_iter()
-        .map(|(r, e)| to_delivery(r, e))
-        .collect())
+    let rows: Vec<(DeliveryRow, OutboxEvent)> = crate::native!(conn, |db| {
+        let mut q = webhook_deliveries::table
+            .inner_join(outbox_events::table)
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+            .order((
+                webhook_deliveries::event_occurred_at.desc(),
+                webhook_deliveries::id.desc(),
+            ))
+            .limit(limit)
+            .into_boxed();
+        if let Some(s) = status {
+            q = q.filter(webhook_deliveries::status.eq(s.to_owned()));
+        }
+        if let Some((at, id)) = before {
+            let at = to_db(at);
+            q = q.filter(
+                webhook_deliveries::event_occurred_at.lt(at).or(
+                    webhook_deliveries::event_occurred_at
+                        .eq(at)
+                        .and(webhook_deliveries::id.lt(id)),
+                ),
+            );
+        }
+        q.load::<(DeliveryRow, OutboxEvent)>(db)
+    })?;
+    Ok(rows.into_iter().map(|(r, e)| to_delivery(r, e)).collect())
 }
 
 pub fn delivery(conn: &mut DbConnection, id: &str) -> Result<Option<Delivery>, DbError> {
-    Ok(webhook_deliveries::table
+    Ok(crate::native!(conn, |db| webhook_deliveries::table
         .inner_join(outbox_events::table)
         .filter(webhook_deliveries::id.eq(id))
         .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
-        .get_result::<(DeliveryRow, OutboxEvent)>(conn)
-        .optional()?
-        .map(|(r, e)| to_delivery(r, e)))
+        .get_result::<(DeliveryRow, OutboxEvent)>(db))
+    .optional()?
+    .map(|(r, e)| to_delivery(r, e)))
 }
 
 /// Queues a delivery to be sent again now.
 pub fn replay(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
-    diesel::update(webhook_deliveries::table.find(id))
-        .set((
-            webhook_deliveries::status.eq("pending"),
-            webhook_deliveries::next_attempt_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::update(
+        webhook_deliveries::table.find(id)
+    )
+    .set((
+        webhook_deliveries::status.eq("pending"),
+        webhook_deliveries::next_attempt_at.eq(to_db(now)),
+    ))
+    .execute(db))?;
     Ok(())
 }

@@ -89,47 +89,47 @@ pub fn insert(conn: &mut DbConnection, d: &Deposit) -> Result<(), DbError> {
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Deposit>, DbError> {
-    deposits::table
+    crate::native!(conn, |db| deposits::table
         .find(id)
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Deposit::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Deposit::try_from)
+    .transpose()
 }
 
 pub fn by_consultation(
     conn: &mut DbConnection,
     consultation_id: &str,
 ) -> Result<Option<Deposit>, DbError> {
-    deposits::table
+    crate::native!(conn, |db| deposits::table
         .filter(deposits::consultation_id.eq(consultation_id))
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Deposit::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Deposit::try_from)
+    .transpose()
 }
 
 pub fn by_provider_payment_id(
     conn: &mut DbConnection,
     payment_id: &str,
 ) -> Result<Option<Deposit>, DbError> {
-    deposits::table
+    crate::native!(conn, |db| deposits::table
         .filter(deposits::provider_payment_id.eq(payment_id))
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Deposit::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Deposit::try_from)
+    .transpose()
 }
 
 /// Takes the row lock on a deposit before reading it for a change (see
 /// `consultations::lock`).
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
-    diesel::update(deposits::table.find(id))
+    crate::native!(conn, |db| diesel::update(deposits::table.find(id))
         .set(deposits::status.eq(deposits::status))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
@@ -141,13 +141,13 @@ pub fn set_provider_payment(
     client_secret: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::update(deposits::table.find(id))
+    crate::native!(conn, |db| diesel::update(deposits::table.find(id))
         .set((
             deposits::provider_payment_id.eq(Some(payment_id)),
             deposits::client_secret.eq(client_secret),
             deposits::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     Ok(())
 }
 
@@ -163,7 +163,7 @@ pub fn set_status(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let paying = to == DepositStatus::Paid;
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         deposits::table
             .find(id)
             .filter(deposits::status.eq(from.as_str())),
@@ -177,7 +177,7 @@ pub fn set_status(
             .filter(|_| paying)
             .map(|r| deposits::payment_reference.eq(Some(r.to_owned()))),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 
@@ -191,25 +191,28 @@ pub struct ListFilter {
 
 /// Deposits in (created_at, id) order.
 pub fn list(conn: &mut DbConnection, f: &ListFilter) -> Result<Vec<Deposit>, DbError> {
-    let mut q = deposits::table
-        .select(Row::as_select())
-        .order((deposits::created_at.asc(), deposits::id.asc()))
-        .limit(f.limit)
-        .into_boxed();
-    if !f.statuses.is_empty() {
-        q = q.filter(
-            deposits::status.eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-        );
-    }
-    if let Some((at, id)) = &f.after {
-        let at = to_db(*at);
-        q = q.filter(
-            deposits::created_at
-                .gt(at)
-                .or(deposits::created_at.eq(at).and(deposits::id.gt(id.clone()))),
-        );
-    }
-    q.load(conn)?.into_iter().map(Deposit::try_from).collect()
+    let rows: Vec<Row> = crate::native!(conn, |db| {
+        let mut q = deposits::table
+            .select(Row::as_select())
+            .order((deposits::created_at.asc(), deposits::id.asc()))
+            .limit(f.limit)
+            .into_boxed();
+        if !f.statuses.is_empty() {
+            q = q.filter(
+                deposits::status.eq_any(f.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
+        }
+        if let Some((at, id)) = &f.after {
+            let at = to_db(*at);
+            q = q.filter(
+                deposits::created_at
+                    .gt(at)
+                    .or(deposits::created_at.eq(at).and(deposits::id.gt(id.clone()))),
+            );
+        }
+        q.load(db)
+    })?;
+    rows.into_iter().map(Deposit::try_from).collect()
 }
 
 /// Unpaid deposits with a provider payment, for reconciliation: pending
@@ -220,7 +223,7 @@ pub fn unpaid_with_provider_payment(
     cancelled_since: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Deposit>, DbError> {
-    deposits::table
+    crate::native!(conn, |db| deposits::table
         .filter(
             deposits::status
                 .eq(DepositStatus::Pending.as_str())
@@ -232,8 +235,8 @@ pub fn unpaid_with_provider_payment(
         .select(Row::as_select())
         .order(deposits::created_at.asc())
         .limit(limit)
-        .load(conn)?
-        .into_iter()
-        .map(Deposit::try_from)
-        .collect()
+        .load(db))?
+    .into_iter()
+    .map(Deposit::try_from)
+    .collect()
 }

@@ -102,58 +102,57 @@ fn to_faq(t: FaqTuple) -> Faq {
 
 /// One page of entries in (position, id) order.
 pub fn list(conn: &mut DbConnection, filter: &FaqFilter) -> Result<Vec<Faq>, DbError> {
-    let mut query = faqs::table
-        .left_join(treatments::table)
-        .select(columns())
-        .order((faqs::position.asc(), faqs::id.asc()))
-        .limit(filter.limit)
-        .into_boxed();
-    if !filter.include_unpublished {
-        query = query.filter(faqs::published.eq(true));
-    }
-    if let Some(topic) = &filter.topic {
-        query = query.filter(faqs::topic.eq(topic.clone()));
-    }
-    if let Some(slug) = &filter.treatment_slug {
-        query = query.filter(treatments::slug.eq(slug.clone()));
-    }
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let pattern = super::like_pattern(text.trim());
-        query = query.filter(
-            lower(faqs::question)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(faqs::answer).like(pattern).escape('\\')),
-        );
-    }
-    if let Some((position, id)) = &filter.after {
-        query = query.filter(
-            faqs::position
-                .gt(*position)
-                .or(faqs::position.eq(*position).and(faqs::id.gt(id.clone()))),
-        );
-    }
-    Ok(query
-        .load::<FaqTuple>(conn)?
-        .into_iter()
-        .map(to_faq)
-        .collect())
+    let rows: Vec<FaqTuple> = crate::native!(conn, |db| {
+        let mut query = faqs::table
+            .left_join(treatments::table)
+            .select(columns())
+            .order((faqs::position.asc(), faqs::id.asc()))
+            .limit(filter.limit)
+            .into_boxed();
+        if !filter.include_unpublished {
+            query = query.filter(faqs::published.eq(true));
+        }
+        if let Some(topic) = &filter.topic {
+            query = query.filter(faqs::topic.eq(topic.clone()));
+        }
+        if let Some(slug) = &filter.treatment_slug {
+            query = query.filter(treatments::slug.eq(slug.clone()));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            let pattern = super::like_pattern(text.trim());
+            query = query.filter(
+                lower(faqs::question)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(faqs::answer).like(pattern).escape('\\')),
+            );
+        }
+        if let Some((position, id)) = &filter.after {
+            query = query.filter(
+                faqs::position
+                    .gt(*position)
+                    .or(faqs::position.eq(*position).and(faqs::id.gt(id.clone()))),
+            );
+        }
+        query.load::<FaqTuple>(db)
+    })?;
+    Ok(rows.into_iter().map(to_faq).collect())
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Faq>, DbError> {
-    Ok(faqs::table
+    Ok(crate::native!(conn, |db| faqs::table
         .left_join(treatments::table)
         .filter(faqs::id.eq(id))
         .select(columns())
-        .get_result::<FaqTuple>(conn)
-        .optional()?
-        .map(to_faq))
+        .get_result::<FaqTuple>(db))
+    .optional()?
+    .map(to_faq))
 }
 
 fn next_position(conn: &mut DbConnection) -> Result<i32, DbError> {
-    let max: Option<i32> = faqs::table
+    let max: Option<i32> = crate::native!(conn, |db| faqs::table
         .select(diesel::dsl::max(faqs::position))
-        .get_result(conn)?;
+        .get_result(db))?;
     Ok(max.unwrap_or(0) + 1)
 }
 
@@ -163,7 +162,7 @@ pub fn insert(conn: &mut DbConnection, f: &FaqFields, now: DateTime<Utc>) -> Res
         Some(p) => p,
         None => next_position(conn)?,
     };
-    diesel::insert_into(faqs::table)
+    crate::native!(conn, |db| diesel::insert_into(faqs::table)
         .values((
             faqs::id.eq(&id),
             faqs::question.eq(&f.question),
@@ -175,7 +174,7 @@ pub fn insert(conn: &mut DbConnection, f: &FaqFields, now: DateTime<Utc>) -> Res
             faqs::created_at.eq(to_db(now)),
             faqs::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     get(conn, &id)?.ok_or(DbError::NotFound)
 }
 
@@ -189,7 +188,7 @@ pub fn replace(
     let Some(current) = get(conn, id)? else {
         return Ok(None);
     };
-    diesel::update(faqs::table.find(id))
+    crate::native!(conn, |db| diesel::update(faqs::table.find(id))
         .set((
             faqs::question.eq(&f.question),
             faqs::answer.eq(&f.answer),
@@ -199,19 +198,19 @@ pub fn replace(
             faqs::published.eq(f.published),
             faqs::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     get(conn, id)
 }
 
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
-    Ok(diesel::delete(faqs::table.find(id)).execute(conn)? > 0)
+    Ok(crate::native!(conn, |db| diesel::delete(faqs::table.find(id)).execute(db))? > 0)
 }
 
 pub fn all_ids(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
-    Ok(faqs::table
+    Ok(crate::native!(conn, |db| faqs::table
         .select(faqs::id)
         .order(faqs::id.asc())
-        .load(conn)?)
+        .load(db))?)
 }
 
 /// Gives the listed entries positions 1, 2, … in the given order.
@@ -219,9 +218,9 @@ pub fn reorder(conn: &mut DbConnection, ids: &[String], now: DateTime<Utc>) -> R
     for (i, id) in ids.iter().enumerate() {
         let position =
             i32::try_from(i + 1).map_err(|_| DbError::Other("too many FAQ entries".into()))?;
-        diesel::update(faqs::table.find(id))
+        crate::native!(conn, |db| diesel::update(faqs::table.find(id))
             .set((faqs::position.eq(position), faqs::updated_at.eq(to_db(now))))
-            .execute(conn)?;
+            .execute(db))?;
     }
     Ok(())
 }

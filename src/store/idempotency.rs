@@ -85,7 +85,8 @@ pub fn begin(
     };
     let existing = match find(conn, scope, key)? {
         Some(r) if from_db(r.expires_at) <= now => {
-            diesel::delete(ik::table.find((scope, key))).execute(conn)?;
+            crate::native!(conn, |db| diesel::delete(ik::table.find((scope, key)))
+                .execute(db))?;
             None
         }
         other => other,
@@ -131,13 +132,13 @@ pub fn begin(
         return Ok(Begin::InFlight);
     }
     // Take over the stale attempt, unless another request just did.
-    let taken = diesel::update(
+    let taken = crate::native!(conn, |db| diesel::update(
         ik::table
             .find((scope, key))
             .filter(ik::locked_at.eq(row.locked_at)),
     )
     .set(ik::locked_at.eq(to_db(now)))
-    .execute(conn)?;
+    .execute(db))?;
     if taken != 1 {
         return Ok(Begin::InFlight);
     }
@@ -150,9 +151,11 @@ pub fn set_resource(
     ticket: &Ticket,
     resource_id: &str,
 ) -> Result<(), DbError> {
-    diesel::update(ik::table.find((&ticket.scope, &ticket.key)))
-        .set(ik::resource_id.eq(Some(resource_id)))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::update(
+        ik::table.find((&ticket.scope, &ticket.key))
+    )
+    .set(ik::resource_id.eq(Some(resource_id)))
+    .execute(db))?;
     Ok(())
 }
 
@@ -212,25 +215,28 @@ pub fn amend(
 /// is unlocked and kept, so the retry resumes that resource.
 pub fn release(conn: &mut DbConnection, ticket: &Ticket) -> Result<(), DbError> {
     let unlocked = chrono::DateTime::<Utc>::UNIX_EPOCH;
-    diesel::update(
+    crate::native!(conn, |db| diesel::update(
         ik::table
             .find((&ticket.scope, &ticket.key))
             .filter(ik::state.eq("in_flight"))
             .filter(ik::resource_id.is_not_null()),
     )
     .set(ik::locked_at.eq(to_db(unlocked)))
-    .execute(conn)?;
-    diesel::delete(
+    .execute(db))?;
+    crate::native!(conn, |db| diesel::delete(
         ik::table
             .find((&ticket.scope, &ticket.key))
             .filter(ik::state.eq("in_flight"))
             .filter(ik::resource_id.is_null()),
     )
-    .execute(conn)?;
+    .execute(db))?;
     Ok(())
 }
 
 /// Deletes expired records.
 pub fn purge_expired(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<usize, DbError> {
-    Ok(diesel::delete(ik::table.filter(ik::expires_at.le(to_db(now)))).execute(conn)?)
+    Ok(crate::native!(conn, |db| diesel::delete(
+        ik::table.filter(ik::expires_at.le(to_db(now)))
+    )
+    .execute(db))?)
 }

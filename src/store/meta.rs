@@ -9,12 +9,18 @@ use crate::db::{DbConnection, DbError};
 
 use super::to_db;
 
+/// Asks the database to answer (readiness).
+pub fn ping(conn: &mut DbConnection) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::sql_query("SELECT 1").execute(db))?;
+    Ok(())
+}
+
 pub fn get(conn: &mut DbConnection, key: &str) -> Result<Option<String>, DbError> {
-    Ok(app_meta::table
+    Ok(crate::native!(conn, |db| app_meta::table
         .find(key)
         .select(app_meta::value)
-        .get_result(conn)
-        .optional()?)
+        .get_result(db))
+    .optional()?)
 }
 
 /// Inserts a key; false when it already exists (first writer wins).
@@ -29,13 +35,13 @@ pub fn insert_if_absent(
     }
     // A savepoint, so a lost race does not abort an enclosing transaction.
     let inserted = conn.transaction(|c| {
-        diesel::insert_into(app_meta::table)
+        crate::native!(c, |db| diesel::insert_into(app_meta::table)
             .values((
                 app_meta::key.eq(key),
                 app_meta::value.eq(value),
                 app_meta::updated_at.eq(to_db(now)),
             ))
-            .execute(c)
+            .execute(db))
     });
     match inserted.map_err(DbError::from) {
         Ok(_) => Ok(true),

@@ -24,14 +24,17 @@ pub fn list(
     conn: &mut DbConnection,
     include_inactive: bool,
 ) -> Result<Vec<PractitionerRow>, DbError> {
-    let mut q = practitioners::table
-        .select(PractitionerRow::as_select())
-        .order((practitioners::name.asc(), practitioners::id.asc()))
-        .into_boxed();
-    if !include_inactive {
-        q = q.filter(practitioners::active.eq(true));
-    }
-    Ok(q.load(conn)?)
+    let rows: Vec<PractitionerRow> = crate::native!(conn, |db| {
+        let mut q = practitioners::table
+            .select(PractitionerRow::as_select())
+            .order((practitioners::name.asc(), practitioners::id.asc()))
+            .into_boxed();
+        if !include_inactive {
+            q = q.filter(practitioners::active.eq(true));
+        }
+        q.load(db)
+    })?;
+    Ok(rows)
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<PractitionerRow>, DbError> {
@@ -50,7 +53,7 @@ pub fn insert(
     now: DateTime<Utc>,
 ) -> Result<PractitionerRow, DbError> {
     let id = new_id();
-    diesel::insert_into(practitioners::table)
+    crate::native!(conn, |db| diesel::insert_into(practitioners::table)
         .values((
             practitioners::id.eq(&id),
             practitioners::name.eq(name),
@@ -59,7 +62,7 @@ pub fn insert(
             practitioners::created_at.eq(to_db(now)),
             practitioners::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     get(conn, &id)?.ok_or(DbError::NotFound)
 }
 
@@ -71,14 +74,14 @@ pub fn update(
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<PractitionerRow>, DbError> {
-    diesel::update(practitioners::table.find(id))
+    crate::native!(conn, |db| diesel::update(practitioners::table.find(id))
         .set((
             practitioners::name.eq(name),
             practitioners::title.eq(title),
             practitioners::active.eq(active),
             practitioners::updated_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     get(conn, id)
 }
 
@@ -145,10 +148,12 @@ pub fn replace_hours(
     practitioner_id: &str,
     windows: &[OpeningWindow],
 ) -> Result<(), DbError> {
-    diesel::delete(opening_hours::table.filter(opening_hours::practitioner_id.eq(practitioner_id)))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::delete(
+        opening_hours::table.filter(opening_hours::practitioner_id.eq(practitioner_id))
+    )
+    .execute(db))?;
     for w in windows {
-        diesel::insert_into(opening_hours::table)
+        crate::native!(conn, |db| diesel::insert_into(opening_hours::table)
             .values((
                 opening_hours::id.eq(new_id()),
                 opening_hours::practitioner_id.eq(practitioner_id),
@@ -156,7 +161,7 @@ pub fn replace_hours(
                 opening_hours::opens_minute.eq(minute_of(w.opens)),
                 opening_hours::closes_minute.eq(minute_of(w.closes)),
             ))
-            .execute(conn)?;
+            .execute(db))?;
     }
     Ok(())
 }
@@ -186,7 +191,7 @@ pub fn insert_closure(
     now: DateTime<Utc>,
 ) -> Result<ClosureRow, DbError> {
     let id = new_id();
-    diesel::insert_into(closures::table)
+    crate::native!(conn, |db| diesel::insert_into(closures::table)
         .values((
             closures::id.eq(&id),
             closures::practitioner_id.eq(practitioner_id),
@@ -195,11 +200,11 @@ pub fn insert_closure(
             closures::reason.eq(reason),
             closures::created_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
-    Ok(closures::table
+        .execute(db))?;
+    Ok(crate::native!(conn, |db| closures::table
         .find(&id)
         .select(ClosureRow::as_select())
-        .get_result(conn)?)
+        .get_result(db))?)
 }
 
 /// Closures overlapping `range` that apply to the practitioner (its own
@@ -209,22 +214,29 @@ pub fn closures_overlapping(
     practitioner_id: Option<&str>,
     range: Interval,
 ) -> Result<Vec<ClosureRow>, DbError> {
-    let mut q = closures::table
-        .filter(closures::starts_at.lt(to_db(range.ends_at)))
-        .filter(closures::ends_at.gt(to_db(range.starts_at)))
-        .select(ClosureRow::as_select())
-        .order((closures::starts_at.asc(), closures::id.asc()))
-        .into_boxed();
-    if let Some(pid) = practitioner_id {
-        q = q.filter(
-            closures::practitioner_id
-                .eq(pid)
-                .or(closures::practitioner_id.is_null()),
-        );
-    }
-    Ok(q.load(conn)?)
+    let rows: Vec<ClosureRow> = crate::native!(conn, |db| {
+        let mut q = closures::table
+            .filter(closures::starts_at.lt(to_db(range.ends_at)))
+            .filter(closures::ends_at.gt(to_db(range.starts_at)))
+            .select(ClosureRow::as_select())
+            .order((closures::starts_at.asc(), closures::id.asc()))
+            .into_boxed();
+        if let Some(pid) = practitioner_id {
+            q = q.filter(
+                closures::practitioner_id
+                    .eq(pid)
+                    .or(closures::practitioner_id.is_null()),
+            );
+        }
+        q.load(db)
+    })?;
+    Ok(rows)
 }
 
 pub fn delete_closure(conn: &mut DbConnection, id: &str) -> Result<bool, DbError> {
-    Ok(diesel::delete(closures::table.find(id)).execute(conn)? > 0)
+    Ok(
+        crate::native!(conn, |db| diesel::delete(closures::table.find(id))
+            .execute(db))?
+            > 0,
+    )
 }

@@ -95,13 +95,13 @@ pub fn by_consultation(
     conn: &mut DbConnection,
     consultation_id: &str,
 ) -> Result<Option<Screening>, DbError> {
-    screenings::table
+    crate::native!(conn, |db| screenings::table
         .filter(screenings::consultation_id.eq(consultation_id))
         .select(Row::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Screening::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Screening::try_from)
+    .transpose()
 }
 
 /// Attaches an unattached screening to a consultation; false when it was
@@ -119,22 +119,26 @@ pub fn attach(conn: &mut DbConnection, id: &str, consultation_id: &str) -> Resul
 
 /// Frees the screening of a booking that was undone, so it can be used again.
 pub fn detach(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbError> {
-    diesel::update(screenings::table.filter(screenings::consultation_id.eq(consultation_id)))
-        .set(screenings::consultation_id.eq(None::<String>))
-        .execute(conn)?;
+    crate::native!(conn, |db| diesel::update(
+        screenings::table.filter(screenings::consultation_id.eq(consultation_id))
+    )
+    .set(screenings::consultation_id.eq(None::<String>))
+    .execute(db))?;
     Ok(())
 }
 
 /// Deletes screenings never attached to a booking and created before `cutoff`.
 pub fn purge_unattached(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<usize, DbError> {
-    Ok(diesel::delete(
+    Ok(crate::native!(conn, |db| diesel::delete(
         screenings::table
             .filter(screenings::consultation_id.is_null())
             .filter(screenings::created_at.lt(to_db(cutoff))),
     )
-    .execute(conn)?)
+    .execute(db))?)
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
-    Ok(screenings::table.count().get_result(conn)?)
+    Ok(crate::native!(conn, |db| screenings::table
+        .count()
+        .get_result(db))?)
 }

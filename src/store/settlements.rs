@@ -56,7 +56,7 @@ pub fn insert_redemption(
     now: DateTime<Utc>,
 ) -> Result<Redemption, DbError> {
     let id = new_id();
-    diesel::insert_into(redemptions::table)
+    crate::native!(conn, |db| diesel::insert_into(redemptions::table)
         .values((
             redemptions::id.eq(&id),
             redemptions::deposit_id.eq(deposit_id),
@@ -67,7 +67,7 @@ pub fn insert_redemption(
             redemptions::recorded_by.eq(recorded_by),
             redemptions::created_at.eq(to_db(now)),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     redemption_of(conn, deposit_id)?.ok_or(DbError::NotFound)
 }
 
@@ -88,11 +88,11 @@ pub fn redemption_of(
     conn: &mut DbConnection,
     deposit_id: &str,
 ) -> Result<Option<Redemption>, DbError> {
-    let row = redemptions::table
+    let row = crate::native!(conn, |db| redemptions::table
         .filter(redemptions::deposit_id.eq(deposit_id))
         .select(RedemptionRow::as_select())
-        .get_result(conn)
-        .optional()?;
+        .get_result(db))
+    .optional()?;
     row.map(|r| {
         Ok(Redemption {
             amount: money(r.amount, &r.currency)?,
@@ -127,7 +127,7 @@ pub fn insert_refund(
 ) -> Result<Refund, DbError> {
     let id = new_id();
     let done = r.status == REFUND_SUCCEEDED;
-    diesel::insert_into(refunds::table)
+    crate::native!(conn, |db| diesel::insert_into(refunds::table)
         .values((
             refunds::id.eq(&id),
             refunds::deposit_id.eq(r.deposit_id),
@@ -141,7 +141,7 @@ pub fn insert_refund(
             refunds::created_at.eq(to_db(now)),
             refunds::completed_at.eq(done.then(|| to_db(now))),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     refund_of(conn, r.deposit_id)?.ok_or(DbError::NotFound)
 }
 
@@ -152,7 +152,7 @@ pub fn complete_refund(
     provider_refund_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let n = diesel::update(
+    let n = crate::native!(conn, |db| diesel::update(
         refunds::table
             .filter(refunds::deposit_id.eq(deposit_id))
             .filter(refunds::status.eq(REFUND_PENDING)),
@@ -162,29 +162,29 @@ pub fn complete_refund(
         refunds::provider_refund_id.eq(provider_refund_id),
         refunds::completed_at.eq(Some(to_db(now))),
     ))
-    .execute(conn)?;
+    .execute(db))?;
     Ok(n == 1)
 }
 
 /// Drops a pending refund the provider refused (nothing was paid back).
 pub fn drop_pending_refund(conn: &mut DbConnection, deposit_id: &str) -> Result<(), DbError> {
-    diesel::delete(
+    crate::native!(conn, |db| diesel::delete(
         refunds::table
             .filter(refunds::deposit_id.eq(deposit_id))
             .filter(refunds::status.eq(REFUND_PENDING)),
     )
-    .execute(conn)?;
+    .execute(db))?;
     Ok(())
 }
 
 /// Deposits with a refund still to be made (for the periodic retry).
 pub fn pending_refunds(conn: &mut DbConnection, limit: i64) -> Result<Vec<String>, DbError> {
-    Ok(refunds::table
+    Ok(crate::native!(conn, |db| refunds::table
         .filter(refunds::status.eq(REFUND_PENDING))
         .select(refunds::deposit_id)
         .order(refunds::created_at.asc())
         .limit(limit)
-        .load(conn)?)
+        .load(db))?)
 }
 
 #[derive(Queryable, Selectable)]
@@ -204,11 +204,11 @@ struct RefundRow {
 }
 
 pub fn refund_of(conn: &mut DbConnection, deposit_id: &str) -> Result<Option<Refund>, DbError> {
-    let row = refunds::table
+    let row = crate::native!(conn, |db| refunds::table
         .filter(refunds::deposit_id.eq(deposit_id))
         .select(RefundRow::as_select())
-        .get_result(conn)
-        .optional()?;
+        .get_result(db))
+    .optional()?;
     row.map(|r| {
         Ok(Refund {
             amount: money(r.amount, &r.currency)?,
@@ -235,13 +235,13 @@ pub fn mark_event_processed(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let inserted = conn.transaction(|c| {
-        diesel::insert_into(processed_events::table)
+        crate::native!(c, |db| diesel::insert_into(processed_events::table)
             .values((
                 processed_events::event_id.eq(event_id),
                 processed_events::event_type.eq(event_type),
                 processed_events::processed_at.eq(to_db(now)),
             ))
-            .execute(c)
+            .execute(db))
     });
     match inserted.map_err(DbError::from) {
         Ok(_) => Ok(true),

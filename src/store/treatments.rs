@@ -118,34 +118,37 @@ fn rows_to_treatments(rows: Vec<TreatmentRow>) -> Result<Vec<Treatment>, DbError
 
 /// Treatments in display order; archived ones only when asked.
 pub fn list(conn: &mut DbConnection, include_archived: bool) -> Result<Vec<Treatment>, DbError> {
-    let mut query = treatments::table
-        .select(TreatmentRow::as_select())
-        .order((treatments::display_order.asc(), treatments::slug.asc()))
-        .into_boxed();
-    if !include_archived {
-        query = query.filter(treatments::active.eq(true));
-    }
-    rows_to_treatments(query.load(conn)?)
+    let rows: Vec<TreatmentRow> = crate::native!(conn, |db| {
+        let mut query = treatments::table
+            .select(TreatmentRow::as_select())
+            .order((treatments::display_order.asc(), treatments::slug.asc()))
+            .into_boxed();
+        if !include_archived {
+            query = query.filter(treatments::active.eq(true));
+        }
+        query.load(db)
+    })?;
+    rows_to_treatments(rows)
 }
 
 pub fn by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<Treatment>, DbError> {
-    treatments::table
+    crate::native!(conn, |db| treatments::table
         .filter(treatments::slug.eq(slug))
         .select(TreatmentRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Treatment::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Treatment::try_from)
+    .transpose()
 }
 
 pub fn by_id(conn: &mut DbConnection, id: &str) -> Result<Option<Treatment>, DbError> {
-    treatments::table
+    crate::native!(conn, |db| treatments::table
         .find(id)
         .select(TreatmentRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(Treatment::try_from)
-        .transpose()
+        .get_result(db))
+    .optional()?
+    .map(Treatment::try_from)
+    .transpose()
 }
 
 /// The contraindications of every active treatment (the screening policy).
@@ -168,13 +171,13 @@ pub fn insert(
     now: DateTime<Utc>,
 ) -> Result<Treatment, DbError> {
     let id = new_id();
-    diesel::insert_into(treatments::table)
+    crate::native!(conn, |db| diesel::insert_into(treatments::table)
         .values((
             treatments::id.eq(&id),
             treatments::created_at.eq(to_db(now)),
             changes(f, now),
         ))
-        .execute(conn)?;
+        .execute(db))?;
     by_id(conn, &id)?.ok_or(DbError::NotFound)
 }
 
@@ -185,9 +188,11 @@ pub fn replace(
     f: &TreatmentFields,
     now: DateTime<Utc>,
 ) -> Result<Option<Treatment>, DbError> {
-    let n = diesel::update(treatments::table.filter(treatments::slug.eq(slug)))
-        .set(changes(f, now))
-        .execute(conn)?;
+    let n = crate::native!(conn, |db| diesel::update(
+        treatments::table.filter(treatments::slug.eq(slug))
+    )
+    .set(changes(f, now))
+    .execute(db))?;
     if n == 0 {
         return Ok(None);
     }
@@ -201,12 +206,14 @@ pub fn set_active(
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Treatment>, DbError> {
-    let n = diesel::update(treatments::table.filter(treatments::slug.eq(slug)))
-        .set((
-            treatments::active.eq(active),
-            treatments::updated_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
+    let n = crate::native!(conn, |db| diesel::update(
+        treatments::table.filter(treatments::slug.eq(slug))
+    )
+    .set((
+        treatments::active.eq(active),
+        treatments::updated_at.eq(to_db(now)),
+    ))
+    .execute(db))?;
     if n == 0 {
         return Ok(None);
     }

@@ -95,3 +95,17 @@ pub async fn pay_manually(app: &TestApp, booking: &Value, staff: &str) -> Answer
     )
     .await
 }
+
+/// Every stored consultation holding its slot (pending or confirmed), as
+/// staff see them, in start order.
+pub async fn live_bookings(app: &TestApp, staff: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some("/v1/consultations?status=pending_deposit,confirmed&limit=100".to_owned());
+    while let Some(path) = next {
+        let page = app.get(&path, Some(staff)).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        out.extend(page.body["items"].as_array().unwrap().iter().cloned());
+        next = page.body["next"].as_str().map(str::to_owned);
+    }
+    out
+}

@@ -7,6 +7,7 @@ mod fake_stripe;
 mod fixtures;
 mod foundation;
 mod helpers;
+mod layers;
 mod payments;
 mod privacy;
 mod properties;

@@ -471,8 +471,14 @@ async fn a_client_cancelling_an_unpaid_stripe_booking_withdraws_the_payment() {
             &json!({}),
         )
         .await;
+    assert_eq!(done.status, 200, "{}", done.text);
     assert_eq!(done.body["deposit_action"], "release");
     assert_eq!(fake.payment_intent(&pi).unwrap().status, "canceled");
+    let stored = app
+        .get(&format!("/v1/consultations/{id}"), Some(&token))
+        .await;
+    assert_eq!(stored.body["status"], "cancelled");
+    assert_eq!(stored.body["deposit"]["status"], "cancelled");
 }
 
 #[tokio::test]
@@ -552,7 +558,9 @@ async fn concurrent_redemptions_and_refunds_settle_a_deposit_once() {
     let app = spawn_app().await;
     let staff = app.key(Role::Staff).await;
     let (_, _, booking) = book_first(&app).await;
-    pay_manually(&app, &booking, &staff).await;
+    let paid = pay_manually(&app, &booking, &staff).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.body["status"], "paid");
     let deposit = booking["deposit"]["id"].as_str().unwrap();
     let treatment = app
         .get("/v1/treatments/facial-asymmetry-correction", None)
@@ -585,4 +593,24 @@ async fn concurrent_redemptions_and_refunds_settle_a_deposit_once() {
         answers.iter().all(|a| matches!(a.status, 200 | 201 | 409)),
         "{summary:?}"
     );
+    // The stored deposit was settled exactly once, the way the winner said.
+    let winner = answers
+        .iter()
+        .find(|a| a.status == 200 || a.status == 201)
+        .unwrap();
+    let stored = app
+        .get(&format!("/v1/deposits/{deposit}"), Some(&staff))
+        .await;
+    assert_eq!(stored.body["status"], winner.body["status"]);
+    match stored.body["status"].as_str() {
+        Some("redeemed") => {
+            assert!(stored.body["redemption"].is_object());
+            assert!(stored.body["refund"].is_null());
+        }
+        Some("refunded") => {
+            assert!(stored.body["refund"].is_object());
+            assert!(stored.body["redemption"].is_null());
+        }
+        other => panic!("settled as {other:?}"),
+    }
 }

@@ -229,14 +229,16 @@ async fn an_unsettled_paid_deposit_blocks_erasure() {
     let admin = app.key(Role::Admin).await;
     let staff = app.key(Role::Staff).await;
     let (id, _, booking) = book_first(&app).await;
-    pay_manually(&app, &booking, &staff).await;
+    assert_eq!(pay_manually(&app, &booking, &staff).await.status, 200);
     app.clock.advance(Duration::days(2));
-    app.post(
-        &format!("/v1/consultations/{id}/attended"),
-        Some(&staff),
-        &json!({}),
-    )
-    .await;
+    let attended = app
+        .post(
+            &format!("/v1/consultations/{id}/attended"),
+            Some(&staff),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(attended.body["status"], "attended", "{}", attended.text);
     let cid = client_id(&app, &staff, "alex").await;
     let blocked = app
         .post(

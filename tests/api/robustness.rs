@@ -128,21 +128,47 @@ async fn racing_cancel_and_reschedule_never_strand_a_slot() {
             .get(&format!("/v1/consultations/{id}"), Some(&staff))
             .await;
         if now.body["status"] == "cancelled" {
+            assert_eq!(cancelled.status, 200, "round {round}: {}", cancelled.text);
             // A cancelled booking holds nothing: both slots can be booked.
             for slot in [&from, &to] {
                 let again = book(&app, slot, &format!("after{round}@example.com"), None).await;
                 assert_eq!(again.status, 201, "round {round}: {}", again.text);
                 let id2 = again.body["id"].as_str().unwrap();
-                app.post(
-                    &format!("/v1/consultations/{id2}/cancel"),
-                    Some(&staff),
-                    &json!({}),
-                )
-                .await;
+                let undone = app
+                    .post(
+                        &format!("/v1/consultations/{id2}/cancel"),
+                        Some(&staff),
+                        &json!({}),
+                    )
+                    .await;
+                assert_eq!(undone.status, 200, "{}", undone.text);
             }
         } else {
-            app.post(&cancel_path, Some(&staff), &json!({})).await;
+            // Not cancelled: still live, holding exactly the slot it says
+            // (the move won, or the cancel lost to it), and the other one free.
+            assert_eq!(now.body["status"], "pending_deposit", "round {round}");
+            let held = if moved.status == 200 { &to } else { &from };
+            let other = if moved.status == 200 { &from } else { &to };
+            assert_eq!(now.body["starts_at"], held["starts_at"], "round {round}");
+            let taken = book(&app, held, &format!("held{round}@example.com"), None).await;
+            taken.assert_problem(409, "slot_unavailable");
+            let free = book(&app, other, &format!("free{round}@example.com"), None).await;
+            assert_eq!(free.status, 201, "round {round}: {}", free.text);
+            for done in [id.clone(), free.body["id"].as_str().unwrap().to_owned()] {
+                let undone = app
+                    .post(
+                        &format!("/v1/consultations/{done}/cancel"),
+                        Some(&staff),
+                        &json!({}),
+                    )
+                    .await;
+                assert_eq!(undone.status, 200, "{}", undone.text);
+            }
         }
+        let after = app
+            .get(&format!("/v1/consultations/{id}"), Some(&staff))
+            .await;
+        assert_eq!(after.body["status"], "cancelled", "round {round}");
     }
 }
 
@@ -228,7 +254,7 @@ async fn a_payment_that_lands_as_the_hold_lapses_is_found_without_a_webhook() {
     let pi = fake.payment_intents().pop().unwrap().id;
     app.clock.advance(Duration::minutes(16));
     // The sweeper expired it before Stripe's answer was known…
-    let swept = clinic_api::app::booking::expire_lapsed(&app.app).await;
+    let swept = clinic_api::app::holds::expire_lapsed(&app.app).await;
     assert_eq!(swept.unwrap().len(), 1);
     // …then the client's payment succeeds, and its webhook is lost.
     fake.set_status(&pi, "succeeded");

@@ -298,13 +298,20 @@ async fn events_survive_a_restart() {
     let (id, token, _) = book_first(&app).await;
     receiver.script([Answer::Status(500)]);
     pass(&app).await; // the first attempt fails; the second event is not even dispatched yet
-    app.post(
-        &format!("/v1/consultations/{id}/cancel"),
-        Some(&token),
-        &json!({}),
-    )
-    .await;
+    let cancelled = app
+        .post(
+            &format!("/v1/consultations/{id}/cancel"),
+            Some(&token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(cancelled.body["consultation"]["status"], "cancelled");
     let app = app.restart().await;
+    let stored = app
+        .get(&format!("/v1/consultations/{id}"), Some(&staff))
+        .await;
+    assert_eq!(stored.body["status"], "cancelled");
     app.clock.advance(Duration::minutes(5));
     drain(&app).await;
     assert_eq!(

@@ -2,7 +2,7 @@
 //! recording how appointments went, and the screening behind a booking.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,7 +10,7 @@ use super::view::{self, Audience, Consultation};
 use super::ConsultationPath;
 use crate::api::auth::{AnyKey, StaffKey};
 use crate::api::error::ApiError;
-use crate::api::extract::supported_date;
+use crate::api::extract::{comma_list, local_days, supported_date};
 use crate::api::{pagination, ProblemResponses};
 use crate::app::booking::{self, Booking};
 use crate::app::App;
@@ -51,23 +51,6 @@ pub struct ConsultationList {
     pub next: Option<String>,
 }
 
-fn parse_statuses(raw: Option<&str>) -> Result<Vec<Status>, ApiError> {
-    raw.map(|s| {
-        s.split(',')
-            .map(|p| {
-                Status::parse(p).ok_or_else(|| {
-                    ApiError::field(
-                        "status",
-                        "invalid",
-                        format!("{p:?} is not a consultation status"),
-                    )
-                })
-            })
-            .collect()
-    })
-    .unwrap_or(Ok(Vec::new()))
-}
-
 /// List consultations
 ///
 /// Staff see every consultation; a partner sees the ones it booked. Ordered
@@ -93,8 +76,7 @@ pub async fn list(
     let limit = pagination::limit(q.limit)?;
     supported_date("from", q.from)?;
     supported_date("to", q.to)?;
-    let tz = app.settings.clinic_timezone;
-    let local_midnight = |d: NaiveDate| crate::domain::slots::local_midnight(tz, d);
+    let (from, to) = local_days(app.settings.clinic_timezone, q.from, q.to);
     let after = q
         .cursor
         .as_deref()
@@ -102,9 +84,14 @@ pub async fn list(
         .transpose()?;
     let actor = key.identity.actor();
     let filter = ListFilter {
-        from: q.from.map(local_midnight),
-        to: q.to.map(|d| local_midnight(d + Duration::days(1))),
-        statuses: parse_statuses(q.status.as_deref())?,
+        from,
+        to,
+        statuses: comma_list(
+            "status",
+            q.status.as_deref(),
+            "a consultation status",
+            Status::parse,
+        )?,
         practitioner_id: q.practitioner_id.map(|p| p.to_string()),
         booked_by_key_id: match &actor {
             Actor::Partner(k) => Some(k.clone()),

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{concurrent_update, holds, illegal, load_for_update, Booking};
-use crate::app::deposits::{complete_refund, refund_under_way, reserve_refund};
-use crate::app::idempotency::{self, Claim, IdempotentRequest, Render, Reply};
+use super::record::{load_for_update, Booking};
+use super::rules::{concurrent_update, illegal};
+use crate::app::holds;
+use crate::app::idempotency::{self, IdempotentRequest, Render, Reply, Start};
+use crate::app::refunds::{complete_refund, refund_under_way, reserve_refund};
 use crate::app::{App, AppError, Tx};
 use crate::config::Settings;
 use crate::db::DbError;
@@ -177,36 +179,19 @@ pub async fn cancel(
     let r = render.clone();
     let began = app
         .write(move |tx| {
-            let ticket = match &request {
-                None => None,
-                Some(req) => match idempotency::claim(tx, req, ttl)? {
-                    Claim::Replay(response) => {
-                        return Ok(Began::Replayed(Reply {
-                            response,
-                            replayed: true,
-                        }))
-                    }
-                    Claim::Proceed(ticket) => Some(ticket),
-                },
+            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+                Start::Replay(reply) => return Ok(Began::Replayed(reply)),
+                Start::Fresh(ticket) => ticket,
             };
             match tx.savepoint(|tx| decide(tx, &settings, &id, &actor, &command)) {
                 Ok(decided) => {
-                    let response = (r.ok)(&decided.cancellation)?;
-                    if let Some(t) = &ticket {
-                        idempotency::complete(tx, t, &response)?;
-                    }
-                    let reply = Reply {
-                        response,
-                        replayed: false,
-                    };
+                    let reply =
+                        idempotency::answer(tx, ticket.as_ref(), &r, &decided.cancellation)?;
                     Ok(Began::Decided(reply, Box::new(decided), ticket))
                 }
-                Err(e) => match &ticket {
-                    Some(t) if idempotency::complete_failure(tx, t, &r, &e)? => {
-                        Ok(Began::Failed(e))
-                    }
-                    _ => Err(e),
-                },
+                Err(e) => {
+                    idempotency::settle_failure(tx, ticket.as_ref(), &r, e).map(Began::Failed)
+                }
             }
         })
         .await?;

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{holds, place, slot_conflict, Booking};
-use crate::app::idempotency::{self, Claim, IdempotentRequest, Render, Reply, Ticket};
+use super::record::Booking;
+use super::rules::{place, slot_conflict};
+use crate::app::holds;
+use crate::app::idempotency::{self, IdempotentRequest, Render, Reply, Start, Ticket};
 use crate::app::{App, AppError, Tx};
 use crate::config::Settings;
 use crate::db::DbError;
@@ -215,17 +217,9 @@ pub async fn create(
     // Phase 1: the records, claims and screening, in one transaction.
     let began = app
         .write(move |tx| {
-            let ticket = match &request {
-                None => None,
-                Some(req) => match idempotency::claim(tx, req, ttl)? {
-                    Claim::Replay(response) => {
-                        return Ok(Began::Replayed(Reply {
-                            response,
-                            replayed: true,
-                        }))
-                    }
-                    Claim::Proceed(ticket) => Some(ticket),
-                },
+            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+                Start::Replay(reply) => return Ok(Began::Replayed(reply)),
+                Start::Fresh(ticket) => ticket,
             };
             let made = match resume(tx, ticket.as_ref()) {
                 Ok(Some(resumed)) => Ok(resumed),
@@ -236,12 +230,10 @@ pub async fn create(
             };
             let (consultation, deposit, token) = match made {
                 Ok(made) => made,
-                Err(e) => match &ticket {
-                    Some(t) if idempotency::complete_failure(tx, t, &r, &e)? => {
-                        return Ok(Began::Failed(e))
-                    }
-                    _ => return Err(e),
-                },
+                Err(e) => {
+                    return idempotency::settle_failure(tx, ticket.as_ref(), &r, e)
+                        .map(Began::Failed)
+                }
             };
             if provider == "manual" {
                 // Nothing to ask a provider: answer in this transaction.
@@ -249,14 +241,7 @@ pub async fn create(
                     booking: Booking::of(tx.conn, consultation)?,
                     manage_token: token,
                 };
-                let response = (r.ok)(&booked)?;
-                if let Some(t) = &ticket {
-                    idempotency::complete(tx, t, &response)?;
-                }
-                return Ok(Began::Answered(Reply {
-                    response,
-                    replayed: false,
-                }));
+                return idempotency::answer(tx, ticket.as_ref(), &r, &booked).map(Began::Answered);
             }
             // A retry after a crash resumes this booking.
             if let Some(t) = &ticket {
@@ -297,12 +282,7 @@ pub async fn create(
                 .write(move |tx| {
                     screenings::detach(tx.conn, &id)?;
                     consultations::delete_unacknowledged(tx.conn, &id)?;
-                    if let Some(t) = &ticket {
-                        if !idempotency::complete_failure(tx, t, &r, &error)? {
-                            idempotency::release(tx, t)?;
-                        }
-                    }
-                    Ok(error)
+                    idempotency::abandon(tx, ticket.as_ref(), &r, error)
                 })
                 .await
                 .and_then(Err);
@@ -326,14 +306,7 @@ pub async fn create(
             booking,
             manage_token: token,
         };
-        let response = (render.ok)(&booked)?;
-        if let Some(t) = &ticket {
-            idempotency::complete(tx, t, &response)?;
-        }
-        Ok(Reply {
-            response,
-            replayed: false,
-        })
+        idempotency::answer(tx, ticket.as_ref(), &render, &booked)
     })
     .await
 }

@@ -1,8 +1,9 @@
 //! Staff record how a confirmed appointment went: attended, or a no-show
 //! (which forfeits the deposit under the policy).
 
-use super::{concurrent_update, illegal, load_for_update, Booking};
-use crate::app::deposits::refund_under_way;
+use super::record::{load_for_update, Booking};
+use super::rules::{concurrent_update, illegal};
+use crate::app::refunds::refund_under_way;
 use crate::app::{App, AppError};
 use crate::db::DbError;
 use crate::domain::actor::Actor;

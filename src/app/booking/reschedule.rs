@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{concurrent_update, holds, illegal, load_for_update, place, slot_conflict, Booking};
+use super::record::{load_for_update, Booking};
+use super::rules::{concurrent_update, illegal, place, slot_conflict};
+use crate::app::holds;
 use crate::app::idempotency::{IdempotentRequest, Render, Reply};
 use crate::app::{App, AppError};
 use crate::db::DbError;

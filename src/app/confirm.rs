@@ -5,7 +5,7 @@
 use diesel::Connection;
 
 use super::holds::expire_one;
-use crate::app::{AppError, Tx};
+use super::{AppError, Tx};
 use crate::db::DbError;
 use crate::domain::actor::label;
 use crate::domain::consultation::Status;

@@ -1,7 +1,7 @@
 //! Holds that lapse: an unpaid booking keeps its slot for `HOLD_MINUTES`,
 //! then expires — in the sweep, or at once when someone needs its slot.
 
-use crate::app::{App, AppError, Tx};
+use super::{App, AppError, Tx};
 use crate::db::DbError;
 use crate::domain::actor::label;
 use crate::domain::consultation::Status;
@@ -13,7 +13,7 @@ use crate::store::deposits;
 
 /// Ends lapsed holds that stand on any cell of `slot`, so that a lapsed
 /// hold never blocks a slot even before the sweeper runs.
-pub(super) fn clear_lapsed(
+pub fn clear_lapsed(
     tx: &mut Tx<'_>,
     practitioner_id: &str,
     slot: Interval,
@@ -67,7 +67,7 @@ pub fn expire_one(
 }
 
 /// Treats a pending booking whose hold lapsed as expired, now.
-pub(super) fn settle_lapsed(tx: &mut Tx<'_>, c: &mut Consultation) -> Result<(), DbError> {
+pub fn settle_lapsed(tx: &mut Tx<'_>, c: &mut Consultation) -> Result<(), DbError> {
     if c.hold_lapsed(tx.now) && expire_one(tx, c, "hold_lapsed", label::SYSTEM)? {
         c.status = Status::Expired;
     }

@@ -1,4 +1,0 @@
-DROP TABLE faqs;
-DROP TABLE treatments;
-DROP TABLE api_keys;
-DROP TABLE app_meta;

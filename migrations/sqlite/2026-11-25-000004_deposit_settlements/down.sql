@@ -1,3 +1,0 @@
-DROP TABLE processed_events;
-DROP TABLE refunds;
-DROP TABLE redemptions;

@@ -1,2 +1,0 @@
-DROP INDEX consultations_contact_phone;
-DROP INDEX consultations_contact_email;

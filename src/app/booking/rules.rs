@@ -1,0 +1,100 @@
+//! Rules every booking path shares: where a booking may go (the slot and
+//! the client's age on its date), and the refusals for illegal moves.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::app::{availability, AppError, Tx};
+use crate::config::Settings;
+use crate::db::DbError;
+use crate::domain::age::age_on;
+use crate::domain::consultation::{Status, Transition};
+use crate::domain::slots::Interval;
+use crate::store::consultations::Consultation;
+use crate::store::practitioners;
+
+/// Judges where a booking goes: a slot the practitioner (active) offers,
+/// on a clinic-local date on which the client is old enough. Every path
+/// that sets or moves an appointment date calls this.
+pub fn place(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    practitioner_id: &str,
+    starts_at: DateTime<Utc>,
+    date_of_birth: Option<NaiveDate>,
+) -> Result<Interval, AppError> {
+    practitioners::get(tx.conn, practitioner_id)?
+        .filter(|p| p.active)
+        .ok_or_else(|| {
+            AppError::field(
+                "practitioner_id",
+                "unknown",
+                "names no practitioner taking bookings",
+            )
+        })?;
+    let slot = availability::check_offered(tx.conn, settings, practitioner_id, starts_at, tx.now)?;
+    let appointment_date = slot
+        .starts_at
+        .with_timezone(&settings.clinic_timezone)
+        .date_naive();
+    let old_enough = date_of_birth
+        .and_then(|dob| age_on(dob, appointment_date))
+        .is_some_and(|age| age >= settings.minimum_age);
+    if !old_enough {
+        return Err(AppError::refused(
+            "ineligible",
+            format!(
+                "Treatment is only given to people aged {} or over on the day of the appointment.",
+                settings.minimum_age
+            ),
+        ));
+    }
+    Ok(slot)
+}
+
+/// The 409/410 for a move the consultation's status does not allow.
+pub(super) fn illegal(c: &Consultation, transition: Transition) -> AppError {
+    match (c.status, transition) {
+        (Status::Cancelled, Transition::Cancel) => AppError::conflict(
+            "already_cancelled",
+            "This consultation is already cancelled.",
+        ),
+        (Status::Expired, _) => AppError::gone(
+            "hold_expired",
+            "The hold on this consultation lapsed before the deposit was paid.",
+        ),
+        (from, t) => AppError::conflict(
+            "illegal_transition",
+            format!(
+                "A consultation that is {} cannot be {}.",
+                from.as_str(),
+                past(t)
+            ),
+        ),
+    }
+}
+
+fn past(t: Transition) -> &'static str {
+    match t {
+        Transition::DepositPaid => "confirmed",
+        Transition::Attend => "marked as attended",
+        Transition::MarkNoShow => "marked as a no-show",
+        Transition::Cancel => "cancelled",
+        Transition::HoldLapsed => "expired",
+        Transition::Reschedule => "rescheduled",
+    }
+}
+
+pub(super) fn concurrent_update() -> AppError {
+    AppError::conflict(
+        "concurrent_update",
+        "The consultation changed meanwhile; try again.",
+    )
+}
+
+pub(super) fn slot_conflict(e: DbError) -> AppError {
+    AppError::conflict_on_unique(
+        e,
+        "slot_unavailable",
+        "That slot has just been taken; choose another from GET /v1/availability.",
+    )
+}

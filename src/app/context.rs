@@ -1,0 +1,52 @@
+//! What every use case works with.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::cache::ResponseCache;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::payments::PaymentProvider;
+
+/// What every use case works with: the database, the settings, the clock,
+/// the caches and the adapters.
+pub struct App {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    pub cache: ResponseCache,
+    pub payments: Arc<dyn PaymentProvider>,
+    /// Outbound HTTP for webhook deliveries.
+    pub http: reqwest::Client,
+}
+
+impl App {
+    pub fn new(
+        db: Db,
+        settings: Arc<Settings>,
+        clock: Arc<dyn Clock>,
+        payments: Arc<dyn PaymentProvider>,
+    ) -> Self {
+        Self {
+            db,
+            cache: ResponseCache::new(std::time::Duration::from_secs(5)),
+            http: crate::outbound::client(settings.webhooks.timeout),
+            settings,
+            clock,
+            payments,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today's date in the clinic's time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.now()
+            .with_timezone(&self.settings.clinic_timezone)
+            .date_naive()
+    }
+}
