@@ -114,6 +114,14 @@ pub struct Webhooks {
     pub allow_http: bool,
 }
 
+/// How clients reach the clinic, for messages and the booking page.
+#[derive(Debug, Clone, Default)]
+pub struct ClinicContact {
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -121,6 +129,10 @@ pub struct Settings {
     pub database_pool_size: u32,
     pub bind_addr: SocketAddr,
     pub clinic_name: String,
+    pub clinic_contact: ClinicContact,
+    /// Where clients reach this service (the booking page, manage links),
+    /// without a trailing slash.
+    pub public_base_url: String,
     pub clinic_timezone: Tz,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -205,14 +217,37 @@ impl Settings {
             max_availability_days: env.positive("AVAILABILITY_MAX_DAYS", 31)?,
         };
 
+        let bind_addr = env.parse_with("BIND_ADDR", "127.0.0.1:8080", |v| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| "expected host:port, e.g. 127.0.0.1:8080".to_owned())
+        })?;
+        let public_base_url = match env.get("PUBLIC_BASE_URL") {
+            Some(raw) => {
+                let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
+                    && reqwest::Url::parse(raw).is_ok();
+                if !ok {
+                    return Err(ConfigError::new(
+                        "PUBLIC_BASE_URL",
+                        raw,
+                        "expected the http(s):// address clients reach this service at",
+                    ));
+                }
+                raw.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{bind_addr}"),
+        };
+
         Ok(Self {
             database_url,
             database_pool_size: env.positive("DATABASE_POOL_SIZE", 10)?,
-            bind_addr: env.parse_with("BIND_ADDR", "127.0.0.1:8080", |v| {
-                v.parse::<SocketAddr>()
-                    .map_err(|_| "expected host:port, e.g. 127.0.0.1:8080".to_owned())
-            })?,
+            bind_addr,
             clinic_name: env.get("CLINIC_NAME").unwrap_or("JB Cosmetic").to_owned(),
+            clinic_contact: ClinicContact {
+                address: env.get("CLINIC_ADDRESS").map(str::to_owned),
+                phone: env.get("CLINIC_PHONE").map(str::to_owned),
+                email: env.get("CLINIC_EMAIL").map(str::to_owned),
+            },
+            public_base_url,
             clinic_timezone: env.parse_with("CLINIC_TIMEZONE", "Europe/London", |v| {
                 v.parse::<Tz>()
                     .map_err(|_| "expected an IANA time zone such as Europe/London".to_owned())
