@@ -128,6 +128,38 @@ impl ResponseCache {
     }
 }
 
+/// Remembers what was done recently, to do it at most once per interval
+/// per key in this instance (e.g. asking Stripe about one deposit). Time
+/// is the caller's clock, so tests can move it.
+pub struct Throttle {
+    interval: chrono::Duration,
+    done: std::sync::Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Throttle {
+    pub fn new(interval: chrono::Duration) -> Self {
+        Self {
+            interval,
+            done: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// True (and remembered) when `key` was not done within the interval
+    /// before `now`.
+    pub fn try_now(&self, key: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = |t: &chrono::DateTime<chrono::Utc>| now - *t < self.interval && *t <= now;
+        if done.get(key).is_some_and(fresh) {
+            return false;
+        }
+        if done.len() >= MAX_ENTRIES * 8 {
+            done.retain(|_, t| fresh(t));
+        }
+        done.insert(key.to_owned(), now);
+        true
+    }
+}
+
 /// A strong ETag for a body.
 pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
@@ -195,6 +227,16 @@ mod tests {
             ..Stale::default()
         });
         assert!(cache.get(&faqs).is_none());
+    }
+
+    #[test]
+    fn a_throttle_lets_one_through_per_interval() {
+        let t = Throttle::new(chrono::Duration::seconds(60));
+        let at: chrono::DateTime<chrono::Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        assert!(t.try_now("d1", at));
+        assert!(!t.try_now("d1", at + chrono::Duration::seconds(59)));
+        assert!(t.try_now("d2", at));
+        assert!(t.try_now("d1", at + chrono::Duration::seconds(60)));
     }
 
     #[test]

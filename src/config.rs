@@ -112,6 +112,23 @@ pub struct Webhooks {
     pub timeout: Duration,
     /// Accept `http://` endpoint URLs (development and tests only).
     pub allow_http: bool,
+    /// Accept loopback and private endpoint addresses (development and
+    /// tests only).
+    pub allow_private_targets: bool,
+    /// Endpoints one API key may subscribe.
+    pub max_endpoints_per_key: u32,
+    /// Delivery replays one API key may ask for per minute.
+    pub max_replays_per_minute: u32,
+}
+
+impl Webhooks {
+    /// What endpoint URLs may be.
+    pub fn target_policy(&self) -> crate::outbound::TargetPolicy {
+        crate::outbound::TargetPolicy {
+            allow_http: self.allow_http,
+            allow_private: self.allow_private_targets,
+        }
+    }
 }
 
 /// How clients reach the clinic, for messages and the booking page.
@@ -278,6 +295,9 @@ impl Settings {
                 poll_interval: Duration::from_millis(env.positive("WEBHOOK_POLL_MS", 1000)?),
                 timeout: Duration::from_millis(env.positive("WEBHOOK_TIMEOUT_MS", 10_000)?),
                 allow_http: env.boolean("WEBHOOK_ALLOW_HTTP", false)?,
+                allow_private_targets: env.boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
+                max_endpoints_per_key: env.positive("MAX_WEBHOOK_ENDPOINTS_PER_KEY", 10)?,
+                max_replays_per_minute: env.positive("WEBHOOK_REPLAYS_PER_MINUTE", 30)?,
             },
             stripe: stripe_settings(&env)?,
             max_body_bytes: env.positive::<usize>("MAX_BODY_BYTES", 65_536)?,

@@ -208,10 +208,15 @@ fn serve(
             )
             .default_service(web::to(fallback::not_routed))
             .wrap(
+                // Answers carry personal data, tokens or secrets unless a
+                // handler says otherwise (the public catalogue, FAQ and free
+                // slots are `no-cache` with an ETag): nothing is stored by
+                // browsers or proxies by default.
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "no-referrer"))
-                    .add((header::X_FRAME_OPTIONS, "DENY")),
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::CACHE_CONTROL, "no-store")),
             )
             .wrap(from_fn(content_security_policy))
             .wrap(actix_web::middleware::Condition::new(

@@ -172,10 +172,10 @@ impl ClientRecord {
 #[get("/clients/{id}")]
 pub async fn get(
     app: web::Data<App>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<ClientPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = privacy::client_record(&app, &path.id.to_string()).await?;
+    let r = privacy::client_record(&app, &path.id.to_string(), &staff.identity.label()).await?;
     Ok(HttpResponse::Ok().json(ClientRecord::render(&app, r)))
 }
 

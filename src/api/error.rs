@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::app::idempotency::StoredResponse;
 use crate::app::AppError;
 use crate::db::DbError;
+use crate::domain::eligibility::Reason;
 use crate::payments::PaymentError;
 
 /// Media type of every error body.
@@ -87,6 +88,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(nullable = false)]
     pub errors: Vec<FieldError>,
+    /// Why the client may not be treated, when the code is `ineligible`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable = false, max_items = 10)]
+    pub reasons: Vec<Reason>,
 }
 
 /// Every way a request can fail.
@@ -118,6 +123,8 @@ pub enum ApiError {
     NotAcceptable,
     #[error("unprocessable {code}: {detail}")]
     Unprocessable { code: &'static str, detail: String },
+    #[error("ineligible")]
+    Ineligible(Vec<Reason>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("upstream failure {code}: {detail}")]
@@ -180,6 +187,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotAcceptable => "not_acceptable",
             Self::Unprocessable { code, .. } => code,
+            Self::Ineligible(_) => "ineligible",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::BadGateway { code, .. } => code,
             Self::Unavailable { code, .. } => code,
@@ -202,6 +210,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::NotAcceptable => "Not acceptable",
             Self::Unprocessable { .. } => "Unprocessable request",
+            Self::Ineligible(_) => "Not eligible for treatment",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::BadGateway { .. } => "Upstream failure",
             Self::Unavailable { .. } => "Service unavailable",
@@ -225,6 +234,11 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests; retry after {retry_after_secs} seconds.")
             }
+            Self::Ineligible(reasons) => reasons
+                .iter()
+                .map(|r| r.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             Self::BadRequest { detail, .. }
             | Self::Conflict { detail, .. }
             | Self::Gone { detail, .. }
@@ -248,6 +262,10 @@ impl ApiError {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
             },
+            reasons: match self {
+                Self::Ineligible(reasons) => reasons.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -261,7 +279,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } | Self::Ineligible(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -356,6 +376,7 @@ impl From<AppError> for ApiError {
                 Self::Validation(errors.into_iter().map(FieldError::from).collect())
             }
             AppError::Refused { code, detail } => Self::Unprocessable { code, detail },
+            AppError::Ineligible(reasons) => Self::Ineligible(reasons),
             AppError::Conflict { code, detail } => Self::Conflict { code, detail },
             AppError::Gone { code, detail } => Self::Gone { code, detail },
             AppError::RateLimited { retry_after_secs } => {

@@ -96,12 +96,85 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// A JSON value read strictly: an object that names a key twice is
+/// refused (a parser that keeps the last of `"pregnant": true,
+/// "pregnant": false` would let a client say two things at once).
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(items.into())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(object.into())
+    }
+}
+
 /// Decodes and validates a JSON document (also used by tests and tools).
 pub fn decode_json<T>(body: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + Validate + utoipa::PartialSchema,
 {
-    let value: serde_json::Value =
+    let Strict(value) =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(syntax_message(&e)))?;
     let value = integral_numbers(value);
     if let Some(path) = unclean_string(&value, "") {
@@ -226,7 +299,18 @@ pub async fn reject_control_characters(
 }
 
 fn syntax_message(e: &serde_json::Error) -> String {
-    format!("{} at line {} column {}", classify(e), e.line(), e.column())
+    // A duplicate key is the one data error raised while reading a value;
+    // its message names the key (never a value).
+    let what = match e.classify() {
+        serde_json::error::Category::Data if e.to_string().starts_with("duplicate key") => e
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or("duplicate key")
+            .to_owned(),
+        _ => classify(e).to_owned(),
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
 }
 
 fn classify(e: &serde_json::Error) -> &'static str {

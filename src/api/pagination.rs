@@ -61,8 +61,18 @@ pub fn decode(cursor: &str) -> Result<(i64, String), ApiError> {
 /// The time and id inside a cursor made by [`encode_time`].
 pub fn decode_time(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
     let (key, id) = decode(cursor)?;
-    let at = DateTime::from_timestamp_micros(key).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    Ok((at, id))
+    // Both databases must be able to hold the instant (PostgreSQL's
+    // timestamps end far sooner than chrono's).
+    DateTime::from_timestamp_micros(key)
+        .filter(|at| crate::domain::dates::instant_supported(*at))
+        .map(|at| (at, id))
+        .ok_or_else(|| {
+            ApiError::field(
+                "cursor",
+                "range",
+                "names a position outside the supported span of time",
+            )
+        })
 }
 
 /// Cuts a page out of `rows` (loaded with `limit + 1`): the first `limit`
@@ -105,6 +115,8 @@ mod tests {
         assert_eq!(decode(&encode(-3, id)).unwrap().0, -3);
         let t: DateTime<Utc> = "2026-11-25T10:00:00.123456Z".parse().unwrap();
         assert_eq!(decode_time(&encode_time(t, id)).unwrap().0, t);
+        assert!(decode_time(&encode(-999_999_999_999_999_999, id)).is_err());
+        assert!(decode_time(&encode(999_999_999_999_999_999, id)).is_err());
         for bad in [
             "",
             "zz",

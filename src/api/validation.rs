@@ -2,6 +2,8 @@
 
 use validator::{ValidationError, ValidationErrors};
 
+use crate::domain::text::has_visible;
+
 /// Adds a field error to a validator error set.
 pub fn reject(
     errors: &mut ValidationErrors,
@@ -15,10 +17,10 @@ pub fn reject(
     );
 }
 
-/// Checks a text field's trimmed length in characters (1 to `max`).
+/// Checks a text field: 1 to `max` characters, at least one of them
+/// visible (a name of zero-width characters is no name).
 pub fn check_text(errors: &mut ValidationErrors, field: &'static str, value: &str, max: usize) {
-    let n = value.trim().chars().count();
-    if n == 0 || value.chars().count() > max {
+    if !has_visible(value) || value.chars().count() > max {
         reject(
             errors,
             field,
@@ -91,6 +93,9 @@ mod tests {
         check_text(&mut errors, "name", "é", 1);
         check_optional_text(&mut errors, "notes", Some("ab"), 2);
         assert!(finish(errors).is_ok());
+        let mut errors = ValidationErrors::new();
+        check_text(&mut errors, "name", "\u{200B}\u{200D}", 10);
+        assert!(finish(errors).is_err());
         let mut errors = ValidationErrors::new();
         check_text(&mut errors, "name", "  ", 10);
         check_optional_text(&mut errors, "notes", Some("abc"), 2);

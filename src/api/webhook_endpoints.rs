@@ -117,10 +117,7 @@ impl Validate for WebhookEndpointInput {
 }
 
 impl WebhookEndpointInput {
-    fn fields(&self, allow_http: bool) -> Result<EndpointFields, ApiError> {
-        if !allow_http && !self.url.starts_with("https://") {
-            return Err(ApiError::field("url", "url", "must be an https:// URL"));
-        }
+    fn fields(&self) -> Result<EndpointFields, ApiError> {
         let mut types: Vec<String> = self
             .event_types
             .iter()
@@ -207,7 +204,7 @@ pub async fn create(
     key: AnyKey,
     body: ValidJson<WebhookEndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.0.fields(app.settings.webhooks.allow_http)?;
+    let fields = body.0.fields()?;
     let (endpoint, secret) = endpoints::create(&app, &key.identity, fields).await?;
     let location = format!("/v1/webhook-endpoints/{}", endpoint.id);
     Ok(created(
@@ -287,7 +284,7 @@ pub async fn update(
     path: web::Path<EndpointPath>,
     body: ValidJson<WebhookEndpointInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let fields = body.0.fields(app.settings.webhooks.allow_http)?;
+    let fields = body.0.fields()?;
     let e = endpoints::update(&app, &key.identity, &path.id.to_string(), fields).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpoint::from(e)))
 }

@@ -14,9 +14,20 @@ fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now)
 }
 
-/// Counts one request of `source` in `group`; refuses past the limit.
+/// Counts one anonymous request of `source` in `group` against
+/// `RATE_LIMIT_PER_MINUTE`; refuses past the limit.
 pub async fn count_request(app: &App, group: &str, source: &str) -> Result<(), AppError> {
-    let limit = app.settings.abuse.rate_limit_per_minute;
+    count_limited(app, group, source, app.settings.abuse.rate_limit_per_minute).await
+}
+
+/// Counts one request of `source` in `group`; refuses past `limit` a
+/// minute (0: no limit).
+pub async fn count_limited(
+    app: &App,
+    group: &str,
+    source: &str,
+    limit: u32,
+) -> Result<(), AppError> {
     if limit == 0 {
         return Ok(());
     }

@@ -4,6 +4,7 @@
 use super::{App, AppError};
 use crate::domain::actor::{label, Identity, Role};
 use crate::store::api_keys::{self, CreatedKey};
+use crate::store::deliveries;
 
 /// The holder of a presented key, if it is live; records its use (at most
 /// every few minutes).
@@ -50,22 +51,30 @@ pub async fn create(app: &App, name: &str, role: Role) -> Result<CreatedKey, App
     .await
 }
 
-/// Revokes a key by id or prefix at once; false when no live key matched.
+/// Revokes a key by id or prefix at once, and stops deliveries to the
+/// webhook endpoints it owns; false when no live key matched.
 pub async fn revoke(app: &App, id_or_prefix: &str) -> Result<bool, AppError> {
     let id_or_prefix = id_or_prefix.to_owned();
     app.write(move |tx| {
-        let revoked = api_keys::revoke(tx.conn, &id_or_prefix, tx.now)?;
-        if revoked {
-            tx.audit(
-                label::SYSTEM,
-                "api_key.revoked",
-                "api_key",
-                &id_or_prefix,
-                None,
-                None,
-            )?;
-        }
-        Ok(revoked)
+        let Some(id) = api_keys::revoke(tx.conn, &id_or_prefix, tx.now)? else {
+            return Ok(false);
+        };
+        let disabled = deliveries::disable_endpoints_of(
+            tx.conn,
+            &id,
+            "the owner's API key was revoked",
+            tx.now,
+        )?;
+        let after = serde_json::json!({ "webhook_endpoints_disabled": disabled });
+        tx.audit(
+            label::SYSTEM,
+            "api_key.revoked",
+            "api_key",
+            &id,
+            None,
+            Some(after),
+        )?;
+        Ok(true)
     })
     .await
 }

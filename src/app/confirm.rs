@@ -26,6 +26,38 @@ pub enum Confirmation {
     AlreadyPaid,
 }
 
+/// Records that a deposit was paid (under the consultation's and the
+/// deposit's row locks), without touching its consultation; false when it
+/// was already paid or settled. A payment can arrive after the request was
+/// withdrawn (the hold was swept): the money is real, so the deposit
+/// becomes paid either way.
+pub fn record_paid(
+    tx: &mut Tx<'_>,
+    deposit: &Deposit,
+    reference: Option<&str>,
+    actor: &str,
+) -> Result<bool, AppError> {
+    // Consultation first, then deposit: the same lock order as every path.
+    consultations::lock(tx.conn, &deposit.consultation_id)?;
+    deposits::lock(tx.conn, &deposit.id)?;
+    let before = deposits::get(tx.conn, &deposit.id)?.ok_or(DbError::NotFound)?;
+    if before.status != DepositStatus::Pending && before.status != DepositStatus::Cancelled {
+        return Ok(false);
+    }
+    if !deposits::set_status(
+        tx.conn,
+        &before.id,
+        before.status,
+        DepositStatus::Paid,
+        reference,
+        tx.now,
+    )? {
+        return Ok(false);
+    }
+    tx.deposit_changed(actor, EventType::DepositPaid, &before.id, Some(&before))?;
+    Ok(true)
+}
+
 /// Records that a deposit was paid, and confirms its consultation. Payment
 /// after the hold lapsed still confirms when the slot is free.
 pub fn confirm_payment(
@@ -35,27 +67,10 @@ pub fn confirm_payment(
     actor: &str,
 ) -> Result<Confirmation, AppError> {
     let now = tx.now;
-    // Consultation first, then deposit: the same lock order as every path.
-    consultations::lock(tx.conn, &deposit.consultation_id)?;
-    deposits::lock(tx.conn, &deposit.id)?;
-    let before = deposits::get(tx.conn, &deposit.id)?.ok_or(DbError::NotFound)?;
-    if before.status != DepositStatus::Pending && before.status != DepositStatus::Cancelled {
+    if !record_paid(tx, deposit, reference, actor)? {
         return Ok(Confirmation::AlreadyPaid);
     }
-    // A payment can arrive after the request was withdrawn (the hold was
-    // swept): the money is real, so the deposit becomes paid either way.
-    if !deposits::set_status(
-        tx.conn,
-        &before.id,
-        before.status,
-        DepositStatus::Paid,
-        reference,
-        now,
-    )? {
-        return Ok(Confirmation::AlreadyPaid);
-    }
-    tx.deposit_changed(actor, EventType::DepositPaid, &before.id, Some(&before))?;
-    let c = consultations::get(tx.conn, &before.consultation_id)?.ok_or(DbError::NotFound)?;
+    let c = consultations::get(tx.conn, &deposit.consultation_id)?.ok_or(DbError::NotFound)?;
     let confirm = |tx: &mut Tx<'_>, from: Status| -> Result<(), DbError> {
         let change = StatusChange {
             end_reason: Some(None),

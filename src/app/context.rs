@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::cache::ResponseCache;
+use crate::cache::{ResponseCache, Throttle};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -17,6 +17,9 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
     pub cache: ResponseCache,
+    /// Reading a pending Stripe booking asks Stripe at most this often per
+    /// deposit (in each instance).
+    pub reconcile_throttle: Throttle,
     pub payments: Arc<dyn PaymentProvider>,
     /// Outbound HTTP for webhook deliveries.
     pub http: reqwest::Client,
@@ -32,7 +35,11 @@ impl App {
         Self {
             db,
             cache: ResponseCache::new(std::time::Duration::from_secs(5)),
-            http: crate::outbound::client(settings.webhooks.timeout),
+            reconcile_throttle: Throttle::new(chrono::Duration::seconds(30)),
+            http: crate::outbound::client(
+                settings.webhooks.timeout,
+                settings.webhooks.target_policy(),
+            ),
             settings,
             clock,
             payments,

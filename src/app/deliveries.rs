@@ -65,6 +65,13 @@ async fn send(app: &App, d: &Delivery) -> Result<bool, AppError> {
     else {
         return Ok(false);
     };
+    // Checked again at every send: the rules may have tightened since the
+    // endpoint was saved, and its name may resolve elsewhere now.
+    let policy = app.settings.webhooks.target_policy();
+    if let Err(e) = crate::outbound::check_target(&endpoint.url, policy).await {
+        tracing::warn!(endpoint = %endpoint.id, reason = %e, "webhook target refused");
+        return record(app, d, &endpoint.id, false, None, Some(REFUSED)).await;
+    }
     let sent_at = app.now();
     let result = app
         .http
@@ -87,9 +94,29 @@ async fn send(app: &App, d: &Delivery) -> Result<bool, AppError> {
             Some(resp.status().as_u16()),
             Some(format!("HTTP {}", resp.status().as_u16())),
         ),
-        Err(e) if e.is_timeout() => (false, None, Some("timed out".to_owned())),
-        Err(_) => (false, None, Some("could not connect".to_owned())),
+        // One message for every failure without an answer: the log must not
+        // tell an open port from a closed one, or a slow host from none.
+        Err(_) => (false, None, Some(NO_ANSWER.to_owned())),
     };
+    record(app, d, &endpoint.id, ok, status_code, error.as_deref()).await
+}
+
+/// What the delivery log says when the endpoint gave no HTTP answer.
+const NO_ANSWER: &str = "no HTTP answer (could not connect, or timed out)";
+/// What it says when the endpoint's address is not allowed.
+const REFUSED: &str = "the endpoint's address is not allowed (it must be a public https:// host)";
+
+/// Records a delivery attempt and its effect on the endpoint.
+async fn record(
+    app: &App,
+    d: &Delivery,
+    endpoint_id: &str,
+    ok: bool,
+    status_code: Option<u16>,
+    error: Option<&str>,
+) -> Result<bool, AppError> {
+    let error = error.map(str::to_owned);
+    let endpoint_id = endpoint_id.to_owned();
     let now = app.now();
     let retry_at = retry_time(d, now);
     let id = d.id.clone();
@@ -105,7 +132,7 @@ async fn send(app: &App, d: &Delivery) -> Result<bool, AppError> {
             store::record_attempt(tx.conn, &id, &attempt, now)?;
             Ok(store::record_endpoint_outcome(
                 tx.conn,
-                &endpoint.id,
+                &endpoint_id,
                 ok,
                 disable_after,
                 now,

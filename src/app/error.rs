@@ -2,6 +2,7 @@
 //! rely on. Only `api::error` turns it into HTTP.
 
 use crate::db::DbError;
+use crate::domain::eligibility::Reason;
 use crate::payments::PaymentError;
 
 /// One invalid field of a request.
@@ -41,6 +42,9 @@ pub enum AppError {
     /// A rule refuses the request as asked (ineligible, slot not offered…).
     #[error("refused {code}: {detail}")]
     Refused { code: &'static str, detail: String },
+    /// The client may not be treated on that date (the reasons say why).
+    #[error("ineligible")]
+    Ineligible(Vec<Reason>),
     /// The request conflicts with the current state.
     #[error("conflict {code}: {detail}")]
     Conflict { code: &'static str, detail: String },

@@ -67,10 +67,34 @@ fn load_record(conn: &mut DbConnection, id: &str) -> Result<ClientRecord, AppErr
     Ok(record)
 }
 
-/// A client with their bookings, screenings and deposits.
-pub async fn client_record(app: &App, id: &str) -> Result<ClientRecord, AppError> {
-    let id = id.to_owned();
-    app.db.run(move |conn| load_record(conn, &id)).await
+/// A client with their bookings, screenings and deposits, for a member of
+/// staff. It holds special category data (date of birth, screenings): the
+/// read is audited.
+pub async fn client_record(app: &App, id: &str, actor: &str) -> Result<ClientRecord, AppError> {
+    let (id, actor) = (id.to_owned(), actor.to_owned());
+    app.write(move |tx| {
+        let record = load_record(tx.conn, &id)?;
+        tx.audit(&actor, "client.viewed", "client", &id, None, None)?;
+        Ok(record)
+    })
+    .await
+}
+
+/// The screening behind a booking, for a member of staff (special category
+/// data: the read is audited).
+pub async fn screening_of(
+    app: &App,
+    consultation_id: &str,
+    actor: &str,
+) -> Result<Screening, AppError> {
+    let (id, actor) = (consultation_id.to_owned(), actor.to_owned());
+    app.write(move |tx| {
+        let s = crate::store::screenings::by_consultation(tx.conn, &id)?
+            .ok_or(AppError::NotFound("screening"))?;
+        tx.audit(&actor, "screening.viewed", "screening", &s.id, None, None)?;
+        Ok(s)
+    })
+    .await
 }
 
 /// Everything held about a client as one document; the export is audited.

@@ -5,7 +5,7 @@
 
 use chrono::Duration;
 
-use super::confirm::{confirm_payment, Confirmation};
+use super::confirm::{confirm_payment, record_paid, Confirmation};
 use super::holds::expire_one;
 use super::{App, AppError, Tx};
 use crate::db::DbError;
@@ -134,9 +134,13 @@ fn charge_refunded(tx: &mut Tx<'_>, payment_id: &str, charge_id: &str) -> Result
     let Some(mut d) = deposits::by_provider_payment_id(tx.conn, payment_id)? else {
         return Ok(());
     };
-    if matches!(d.status, DepositStatus::Pending | DepositStatus::Cancelled) {
-        // The refund overtook the payment's own event: the money came in first.
-        confirm_payment(tx, &d, Some(charge_id), STRIPE)?;
+    let unpaid = matches!(d.status, DepositStatus::Pending | DepositStatus::Cancelled);
+    if unpaid {
+        // The refund overtook the payment's own event: the money came in
+        // first — and went back. The deposit is paid then refunded; the
+        // booking is not confirmed by it (a refund confirms nothing), and a
+        // hold still pending ends, since its deposit is gone.
+        record_paid(tx, &d, Some(charge_id), STRIPE)?;
         d = deposits::get(tx.conn, &d.id)?.ok_or(DbError::NotFound)?;
     }
     if d.status != DepositStatus::Paid {
@@ -155,6 +159,13 @@ fn charge_refunded(tx: &mut Tx<'_>, payment_id: &str, charge_id: &str) -> Result
         tx.now,
     )?;
     tx.deposit_changed(STRIPE, EventType::DepositRefunded, &d.id, Some(&d))?;
+    if unpaid {
+        if let Some(c) = consultations::get(tx.conn, &d.consultation_id)?
+            .filter(|c| c.status == Status::PendingDeposit)
+        {
+            expire_one(tx, &c, "payment_refunded", STRIPE)?;
+        }
+    }
     // Completes a refund we reserved, or records one made in the dashboard.
     if settlements::complete_refund(tx.conn, &d.id, Some(charge_id), tx.now)? {
         return Ok(());
@@ -174,13 +185,15 @@ fn charge_refunded(tx: &mut Tx<'_>, payment_id: &str, charge_id: &str) -> Result
     }
 }
 
-/// Reconciles a deposit a reader is about to see, when it is a pending
-/// Stripe one. Errors are logged: reading must not fail because the
-/// provider is slow.
+/// Reconciles a deposit a reader (already authorised) is about to see,
+/// when it is a pending Stripe one — at most once per 30 seconds per
+/// deposit, however often it is read. Errors are logged: reading must not
+/// fail because the provider is slow.
 pub async fn reconcile_on_read(app: &App, deposit: &Deposit) {
     if app.payments.name() == "manual"
         || deposit.status != DepositStatus::Pending
         || deposit.provider_payment_id.is_none()
+        || !app.reconcile_throttle.try_now(&deposit.id, app.now())
     {
         return;
     }

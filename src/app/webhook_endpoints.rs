@@ -18,18 +18,35 @@ pub fn owned(conn: &mut DbConnection, id: &str, who: &Identity) -> Result<Endpoi
         .ok_or(AppError::NotFound("webhook endpoint"))
 }
 
-/// Subscribes a URL; returns the endpoint and its signing secret (shown once).
+/// Checks an endpoint URL against the outbound rules (`crate::outbound`).
+async fn check_url(app: &App, url: &str) -> Result<(), AppError> {
+    crate::outbound::check_target(url, app.settings.webhooks.target_policy())
+        .await
+        .map(|_| ())
+        .map_err(|e| AppError::field("url", "url", e.to_string()))
+}
+
+/// Subscribes a URL; returns the endpoint and its signing secret (shown
+/// once). One key holds at most `MAX_WEBHOOK_ENDPOINTS_PER_KEY` endpoints.
 pub async fn create(
     app: &App,
     who: &Identity,
     fields: EndpointFields,
 ) -> Result<(Endpoint, String), AppError> {
+    check_url(app, &fields.url).await?;
+    let cap = i64::from(app.settings.webhooks.max_endpoints_per_key);
     let who = who.clone();
     let secret = format!(
         "whsec_{}",
         &secrets::generate(secrets::SecretKind::ManageToken).0[3..]
     );
     app.write(move |tx| {
+        if deliveries::endpoint_count(tx.conn, &who.key_id)? >= cap {
+            return Err(AppError::conflict(
+                "too_many_endpoints",
+                format!("An API key may subscribe at most {cap} endpoints; delete one first."),
+            ));
+        }
         let e = deliveries::insert_endpoint(
             tx.conn,
             &who.key_id,
@@ -58,6 +75,7 @@ pub async fn update(
     id: &str,
     fields: EndpointFields,
 ) -> Result<Endpoint, AppError> {
+    check_url(app, &fields.url).await?;
     let (who, id) = (who.clone(), id.to_owned());
     app.write(move |tx| {
         owned(tx.conn, &id, &who)?;
@@ -96,13 +114,16 @@ pub async fn delete(app: &App, who: &Identity, id: &str) -> Result<(), AppError>
     .await
 }
 
-/// Queues a delivery to be sent again now, with the same event id.
+/// Queues a delivery to be sent again now, with the same event id; at most
+/// `WEBHOOK_REPLAYS_PER_MINUTE` per key.
 pub async fn replay(
     app: &App,
     who: &Identity,
     endpoint_id: &str,
     delivery_id: &str,
 ) -> Result<Delivery, AppError> {
+    let limit = app.settings.webhooks.max_replays_per_minute;
+    super::abuse::count_limited(app, "replays", &who.key_id, limit).await?;
     let (who, endpoint_id, delivery_id) =
         (who.clone(), endpoint_id.to_owned(), delivery_id.to_owned());
     app.write(move |tx| {

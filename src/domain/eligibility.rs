@@ -135,19 +135,37 @@ pub struct Assessment {
     pub reasons: Vec<Reason>,
 }
 
+/// The reason a client too young on the appointment date is refused.
+pub fn under_age(minimum_age: u32) -> Reason {
+    Reason {
+        code: ReasonCode::UnderMinimumAge,
+        message: format!(
+            "Treatment is only given to people aged {minimum_age} or over on the day of the appointment."
+        ),
+    }
+}
+
+/// Judges age alone on the clinic-local appointment date (the law is
+/// about the day of treatment): every path that sets or moves an
+/// appointment asks this. An unknown date of birth is refused.
+pub fn judge_age(
+    minimum_age: u32,
+    date_of_birth: Option<NaiveDate>,
+    appointment_date: NaiveDate,
+) -> Result<u32, Reason> {
+    match date_of_birth.and_then(|dob| age_on(dob, appointment_date)) {
+        Some(age) if age >= minimum_age => Ok(age),
+        _ => Err(under_age(minimum_age)),
+    }
+}
+
 /// Judges a client of `age` (on the appointment date) with `answers`.
 /// Every reason that applies is listed: age first, then contraindications in
 /// a fixed order, then the flag for other conditions.
 pub fn assess(policy: &ScreeningPolicy, age: u32, answers: &HealthAnswers) -> Assessment {
     let mut reasons = Vec::new();
     if age < policy.minimum_age {
-        reasons.push(Reason {
-            code: ReasonCode::UnderMinimumAge,
-            message: format!(
-                "Treatment is only given to people aged {} or over on the day of the appointment.",
-                policy.minimum_age
-            ),
-        });
+        reasons.push(under_age(policy.minimum_age));
     }
     for c in Contraindication::ALL {
         if policy.contraindications.contains(&c) && answers.has(c) {
@@ -221,6 +239,18 @@ pub fn screen(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn judge_age_refuses_the_day_before_the_eighteenth_birthday() {
+        let dob = NaiveDate::from_ymd_opt(2009, 1, 1);
+        let on = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(judge_age(18, dob, on(2027, 1, 1)), Ok(18));
+        assert_eq!(
+            judge_age(18, dob, on(2026, 12, 31)).unwrap_err().code,
+            ReasonCode::UnderMinimumAge
+        );
+        assert!(judge_age(18, None, on(2030, 1, 1)).is_err());
+    }
     use ReasonCode::*;
 
     const NONE: HealthAnswers = HealthAnswers {

@@ -13,6 +13,7 @@ pub mod money;
 pub mod policy;
 pub mod slots;
 pub mod slug;
+pub mod text;
 pub mod treatment;
 pub mod webhook_delivery;
 

@@ -52,24 +52,30 @@ pub fn create(
     Ok(CreatedKey { id, key, prefix })
 }
 
-/// Revokes a key by id or public prefix; false when no live key matched.
+/// Revokes a key by id or public prefix; the key's id, or `None` when no
+/// live key matched.
 pub fn revoke(
     conn: &mut DbConnection,
     id_or_prefix: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let n = crate::native!(conn, |db| diesel::update(
-        api_keys::table
-            .filter(
-                api_keys::id
-                    .eq(id_or_prefix)
-                    .or(api_keys::prefix.eq(id_or_prefix)),
-            )
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::revoked_at.eq(Some(to_db(now))))
-    .execute(db))?;
-    Ok(n > 0)
+) -> Result<Option<String>, DbError> {
+    let id: Option<String> = crate::native!(conn, |db| api_keys::table
+        .filter(
+            api_keys::id
+                .eq(id_or_prefix)
+                .or(api_keys::prefix.eq(id_or_prefix)),
+        )
+        .filter(api_keys::revoked_at.is_null())
+        .select(api_keys::id)
+        .get_result(db)
+        .optional())?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    crate::native!(conn, |db| diesel::update(api_keys::table.find(&id))
+        .set(api_keys::revoked_at.eq(Some(to_db(now))))
+        .execute(db))?;
+    Ok(Some(id))
 }
 
 /// The live key matching a presented secret, if any.

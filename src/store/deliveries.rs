@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{outbox_events, webhook_deliveries, webhook_endpoints};
+use crate::db::schema::{api_keys, outbox_events, webhook_deliveries, webhook_endpoints};
 use crate::db::{DbConnection, DbError};
 
 use super::{from_db, new_id, ordered_id, to_db};
@@ -108,6 +108,34 @@ pub fn endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoint>, D
         .get_result(db))
     .optional()?
     .map(Endpoint::from))
+}
+
+/// How many endpoints a key owns.
+pub fn endpoint_count(conn: &mut DbConnection, owner_key_id: &str) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| webhook_endpoints::table
+        .filter(webhook_endpoints::owner_key_id.eq(owner_key_id))
+        .count()
+        .get_result(db))?)
+}
+
+/// Stops deliveries to every endpoint a key owns (its key was revoked).
+pub fn disable_endpoints_of(
+    conn: &mut DbConnection,
+    owner_key_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    Ok(crate::native!(conn, |db| diesel::update(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::owner_key_id.eq(owner_key_id))
+            .filter(webhook_endpoints::active.eq(true)),
+    )
+    .set((
+        webhook_endpoints::active.eq(false),
+        webhook_endpoints::disabled_reason.eq(Some(reason)),
+        webhook_endpoints::updated_at.eq(to_db(now)),
+    ))
+    .execute(db))?)
 }
 
 /// Endpoints, all or those of one key, oldest first.
@@ -368,6 +396,14 @@ pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError
             .inner_join(webhook_endpoints::table)
             .filter(webhook_deliveries::status.eq("pending"))
             .filter(webhook_endpoints::active.eq(true))
+            // Never for an endpoint whose owner's key was revoked.
+            .filter(
+                webhook_endpoints::owner_key_id.eq_any(
+                    api_keys::table
+                        .filter(api_keys::revoked_at.is_null())
+                        .select(api_keys::id),
+                ),
+            )
             .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
             .order((
                 webhook_deliveries::endpoint_id.asc(),

@@ -77,6 +77,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Webhook tests drive deliveries by hand; the loop stays out of the way.
     settings.webhooks.poll_interval = std::time::Duration::from_secs(3600);
     settings.webhooks.allow_http = true;
+    settings.webhooks.allow_private_targets = true;
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
     start(settings, clock, db)
@@ -129,8 +130,15 @@ impl TestApp {
     /// Stops this server (draining requests) and starts a new one on the
     /// same database, settings and clock: a restart.
     pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::restart`], with settings changed for the new start.
+    pub async fn restart_with(self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         self.handle.stop(true).await;
-        let (settings, clock, db) = (self.settings.clone(), self.clock.clone(), self.db.clone());
+        let (mut settings, clock, db) =
+            (self.settings.clone(), self.clock.clone(), self.db.clone());
+        configure(&mut settings);
         drop(self);
         start(settings, clock, db)
     }

@@ -14,4 +14,5 @@ mod properties;
 mod receiver;
 mod robustness;
 mod screenings;
+mod security;
 mod webhooks;

@@ -14,7 +14,7 @@ use crate::helpers::{spawn_app, spawn_app_with, Answer, TestApp};
 
 const SECRET: &str = "whsec_test_secret";
 
-async fn stripe_app() -> (TestApp, FakeStripe) {
+pub async fn stripe_app() -> (TestApp, FakeStripe) {
     let fake = FakeStripe::start();
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
@@ -381,7 +381,7 @@ async fn refunds_go_through_stripe_once() {
 async fn a_refund_made_in_the_stripe_dashboard_is_recorded() {
     let (app, fake) = stripe_app().await;
     let staff = app.key(Role::Staff).await;
-    let (_, _, booking) = book_first(&app).await;
+    let (id, _, booking) = book_first(&app).await;
     let pi = pi_of(&booking, &fake);
     fake.set_status(&pi, "succeeded");
     let charge = fake.payment_intent(&pi).unwrap().latest_charge.unwrap();
@@ -402,6 +402,17 @@ async fn a_refund_made_in_the_stripe_dashboard_is_recorded() {
         .await;
     assert_eq!(record.body["status"], "refunded");
     assert_eq!(record.body["refund"]["provider_refund_id"], charge.as_str());
+    // A refund confirms nothing: the pending booking ended with its deposit.
+    let consultation = app
+        .get(&format!("/v1/consultations/{id}"), Some(&staff))
+        .await;
+    assert_eq!(
+        consultation.body["status"], "expired",
+        "{}",
+        consultation.text
+    );
+    assert_eq!(consultation.body["end_reason"], "payment_refunded");
+    assert_eq!(first_slot(&app).await["starts_at"], booking["starts_at"]);
 }
 
 #[tokio::test]

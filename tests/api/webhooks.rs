@@ -12,7 +12,7 @@ use crate::fixtures::*;
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::receiver::{Answer, Receiver};
 
-async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (String, String) {
+pub async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (String, String) {
     let created = app
         .post(
             "/v1/webhook-endpoints",
@@ -27,12 +27,12 @@ async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (Stri
     )
 }
 
-async fn pass(app: &TestApp) -> clinic_api::app::deliveries::Pass {
+pub async fn pass(app: &TestApp) -> clinic_api::app::deliveries::Pass {
     clinic_api::app::deliveries::pass(&app.app).await.unwrap()
 }
 
 /// Runs passes until nothing is due (for the current clock).
-async fn drain(app: &TestApp) {
+pub async fn drain(app: &TestApp) {
     for _ in 0..50 {
         let p = pass(app).await;
         if p.delivered == 0 && p.failed == 0 && p.dispatched == 0 {

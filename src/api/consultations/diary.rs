@@ -212,15 +212,11 @@ pub struct ScreeningRecord {
 #[get("/consultations/{id}/screening")]
 pub async fn screening(
     app: web::Data<App>,
-    _staff: StaffKey,
+    staff: StaffKey,
     path: web::Path<ConsultationPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.id.to_string();
-    let s = app
-        .db
-        .run(move |conn| crate::store::screenings::by_consultation(conn, &id))
-        .await?
-        .ok_or(ApiError::NotFound("screening"))?;
+    let s = crate::app::privacy::screening_of(&app, &path.id.to_string(), &staff.identity.label())
+        .await?;
     Ok(HttpResponse::Ok().json(ScreeningRecord::from(s)))
 }
 

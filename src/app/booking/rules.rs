@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::app::{availability, AppError, Tx};
 use crate::config::Settings;
 use crate::db::DbError;
-use crate::domain::age::age_on;
 use crate::domain::consultation::{Status, Transition};
+use crate::domain::eligibility;
 use crate::domain::slots::Interval;
 use crate::store::consultations::Consultation;
 use crate::store::practitioners;
@@ -36,18 +36,8 @@ pub fn place(
         .starts_at
         .with_timezone(&settings.clinic_timezone)
         .date_naive();
-    let old_enough = date_of_birth
-        .and_then(|dob| age_on(dob, appointment_date))
-        .is_some_and(|age| age >= settings.minimum_age);
-    if !old_enough {
-        return Err(AppError::refused(
-            "ineligible",
-            format!(
-                "Treatment is only given to people aged {} or over on the day of the appointment.",
-                settings.minimum_age
-            ),
-        ));
-    }
+    eligibility::judge_age(settings.minimum_age, date_of_birth, appointment_date)
+        .map_err(|reason| AppError::Ineligible(vec![reason]))?;
     Ok(slot)
 }
 
