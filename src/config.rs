@@ -101,6 +101,13 @@ pub struct Abuse {
     pub trust_forwarded_for: bool,
     /// Live unpaid holds one email or phone number may have at once.
     pub max_holds_per_client: u32,
+    /// Live unpaid holds anonymous bookings from one client address may
+    /// have at once.
+    pub max_holds_per_address: u32,
+    /// Live unpaid holds one partner key may have at once.
+    pub max_holds_per_partner: u32,
+    /// The country calling code of national phone numbers (`07700…`).
+    pub phone_country_code: String,
     /// Origins allowed to call the API from a browser (CORS); empty: none.
     pub cors_allowed_origins: Vec<String>,
 }
@@ -289,6 +296,17 @@ impl Settings {
                 rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 30)?,
                 trust_forwarded_for: env.boolean("TRUST_FORWARDED_FOR", false)?,
                 max_holds_per_client: env.positive("MAX_HOLDS_PER_CLIENT", 2)?,
+                max_holds_per_address: env.positive("MAX_HOLDS_PER_ADDRESS", 6)?,
+                max_holds_per_partner: env.positive("MAX_HOLDS_PER_PARTNER", 200)?,
+                phone_country_code: env.parse_with("PHONE_COUNTRY_CODE", "44", |v| {
+                    let digits = v.trim_start_matches('+');
+                    if (1..=3).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        Ok(digits.to_owned())
+                    } else {
+                        Err("expected a country calling code such as 44".to_owned())
+                    }
+                })?,
                 cors_allowed_origins: cors_origins(&env)?,
             },
             webhooks: Webhooks {

@@ -83,9 +83,75 @@ pub fn hashes_match(a: &str, b: &str) -> bool {
             == 0
 }
 
+/// A 256-bit key derived from `parts` for one `purpose` (domain-separated
+/// SHA-256: keys for different purposes never coincide).
+pub fn derive_key(purpose: &str, parts: &[&str]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(purpose.as_bytes());
+    for p in parts {
+        h.update([0u8]);
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Encrypts `plain` under `key` (ChaCha20-Poly1305, a random nonce):
+/// `v1.<hex nonce>.<hex ciphertext>`.
+pub fn seal(key: &[u8; 32], plain: &str) -> String {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    use rand::RngCore;
+    let cipher = ChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&nonce), plain.as_bytes())
+        .expect("encryption of an in-memory text does not fail");
+    format!("v1.{}.{}", hex::encode(nonce), hex::encode(sealed))
+}
+
+/// Decrypts what [`seal`] made with the same key; `None` for another key
+/// or a tampered text.
+pub fn open(key: &[u8; 32], sealed: &str) -> Option<String> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+    let mut parts = sealed.splitn(3, '.');
+    if parts.next() != Some("v1") {
+        return None;
+    }
+    let nonce = hex::decode(parts.next()?).ok().filter(|n| n.len() == 12)?;
+    let body = hex::decode(parts.next()?).ok()?;
+    let cipher = ChaCha20Poly1305::new(key.into());
+    let plain = cipher
+        .decrypt(Nonce::from_slice(&nonce), body.as_ref())
+        .ok()?;
+    String::from_utf8(plain).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_texts_open_only_with_their_key() {
+        let key = derive_key("test", &["scope", "key-1"]);
+        let other = derive_key("test", &["scope", "key-2"]);
+        assert_ne!(key, derive_key("other purpose", &["scope", "key-1"]));
+        assert_ne!(derive_key("p", &["ab", "c"]), derive_key("p", &["a", "bc"]));
+        let sealed = seal(&key, "{\"manage_token\":\"mt_secret\"}");
+        assert!(!sealed.contains("mt_secret"));
+        assert_eq!(
+            open(&key, &sealed).as_deref(),
+            Some("{\"manage_token\":\"mt_secret\"}")
+        );
+        assert_eq!(open(&other, &sealed), None);
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push('0');
+        assert_eq!(open(&key, &tampered), None);
+        assert_ne!(seal(&key, "x"), seal(&key, "x"), "a fresh nonce every time");
+    }
 
     #[test]
     fn api_keys_carry_a_public_lookup_part() {

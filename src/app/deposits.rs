@@ -26,6 +26,12 @@ pub struct DepositRecord {
     pub refund: Option<Refund>,
 }
 
+impl idempotency::Subject for DepositRecord {
+    fn subject_id(&self) -> Option<&str> {
+        Some(&self.deposit.consultation_id)
+    }
+}
+
 impl DepositRecord {
     pub fn of(conn: &mut DbConnection, deposit: Deposit) -> Result<DepositRecord, DbError> {
         let c = consultations::get(conn, &deposit.consultation_id)?.ok_or(DbError::NotFound)?;
@@ -143,20 +149,20 @@ pub async fn refund(
     render: Render<DepositRecord>,
 ) -> Result<Reply, AppError> {
     let (deposit_id, reason, by) = (id.to_owned(), reason.to_owned(), recorded_by.to_owned());
-    let ttl = app.idempotency_ttl();
+    let terms = app.idempotency_terms();
     let render = std::sync::Arc::new(render);
     let r = render.clone();
     // Phase 1: reserve (and, for manual deposits, make) the refund.
     let reserved = app
         .write(move |tx| {
-            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+            let ticket = match idempotency::start(tx, request.as_ref(), terms)? {
                 Start::Replay(reply) => return Ok(Reserved::Replayed(reply)),
                 Start::Fresh(ticket) => ticket,
             };
             // An interrupted attempt reserved it already: finish that one.
             let resumed = ticket
                 .as_ref()
-                .and_then(|t| t.resource_id.clone())
+                .and_then(|t| t.resource_id().map(str::to_owned))
                 .is_some()
                 && settlements::refund_of(tx.conn, &deposit_id)?
                     .is_some_and(|r| r.status == REFUND_PENDING);

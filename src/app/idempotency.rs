@@ -16,11 +16,8 @@
 use chrono::Duration;
 
 use super::{AppError, Tx};
+pub use crate::store::idempotency::StoredResponse;
 use crate::store::idempotency::{self as store, Begin};
-pub use crate::store::idempotency::{StoredResponse, Ticket};
-
-/// A stale in-flight record (its process died) may be taken over after this.
-const LOCK_TIMEOUT_SECS: i64 = 60;
 
 /// An idempotent request as the caller identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +29,48 @@ pub struct IdempotentRequest {
     pub key: String,
     /// A fingerprint of the request body.
     pub fingerprint: String,
+}
+
+impl IdempotentRequest {
+    /// The key as stored: a hash, from which the answer's key cannot be had.
+    fn stored_key(&self) -> String {
+        hex::encode(crate::secrets::derive_key(
+            "clinic-api idempotency record",
+            &[&self.scope, &self.key],
+        ))
+    }
+
+    /// The key the stored answer is encrypted with.
+    fn answer_key(&self) -> [u8; 32] {
+        crate::secrets::derive_key("clinic-api idempotency answer", &[&self.scope, &self.key])
+    }
+}
+
+/// A request that may proceed under its key.
+#[derive(Clone)]
+pub struct Ticket {
+    record: store::Ticket,
+    answer_key: [u8; 32],
+}
+
+impl Ticket {
+    /// The resource an interrupted attempt made, to resume.
+    pub fn resource_id(&self) -> Option<&str> {
+        self.record.resource_id.as_deref()
+    }
+
+    fn seal(&self, response: &StoredResponse) -> StoredResponse {
+        StoredResponse {
+            body: crate::secrets::seal(&self.answer_key, &response.body),
+            ..response.clone()
+        }
+    }
+}
+
+/// What an outcome is about: the consultation its stored answer concerns
+/// (erasure of the consultation's client removes the answer too).
+pub trait Subject {
+    fn subject_id(&self) -> Option<&str>;
 }
 
 /// Renders a use case's successful outcome as its answer.
@@ -61,24 +100,41 @@ pub enum Claim {
     Replay(StoredResponse),
 }
 
+/// How long idempotency records live and are leased.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    /// How long an answer is kept for replay.
+    pub ttl: Duration,
+    /// How long an attempt in flight across an outside call holds its key
+    /// before a retry may take it over.
+    pub lease: Duration,
+}
+
 /// Claims the key of `request` inside the unit of work.
 pub fn claim(
     tx: &mut Tx<'_>,
     request: &IdempotentRequest,
-    ttl: Duration,
+    terms: Terms,
 ) -> Result<Claim, AppError> {
     let begun = store::begin(
         tx.conn,
         &request.scope,
-        &request.key,
+        &request.stored_key(),
         &request.fingerprint,
         tx.now,
-        Duration::seconds(LOCK_TIMEOUT_SECS),
-        ttl,
+        terms.lease,
+        terms.ttl,
     )?;
     match begun {
-        Begin::Proceed(ticket) => Ok(Claim::Proceed(ticket)),
-        Begin::Replay(stored) => Ok(Claim::Replay(stored)),
+        Begin::Proceed(record) => Ok(Claim::Proceed(Ticket {
+            record,
+            answer_key: request.answer_key(),
+        })),
+        Begin::Replay(stored) => {
+            let body = crate::secrets::open(&request.answer_key(), &stored.body)
+                .ok_or_else(|| AppError::internal("a stored idempotent answer does not open"))?;
+            Ok(Claim::Replay(StoredResponse { body, ..stored }))
+        }
         Begin::InFlight => Err(AppError::conflict(
             "idempotency_key_in_flight",
             "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -102,12 +158,12 @@ pub enum Start {
 pub fn start(
     tx: &mut Tx<'_>,
     request: Option<&IdempotentRequest>,
-    ttl: Duration,
+    terms: Terms,
 ) -> Result<Start, AppError> {
     let Some(request) = request else {
         return Ok(Start::Fresh(None));
     };
-    Ok(match claim(tx, request, ttl)? {
+    Ok(match claim(tx, request, terms)? {
         Claim::Proceed(ticket) => Start::Fresh(Some(ticket)),
         Claim::Replay(response) => Start::Replay(Reply {
             response,
@@ -117,7 +173,7 @@ pub fn start(
 }
 
 /// Renders a successful outcome and stores it under the key, if any.
-pub fn answer<T>(
+pub fn answer<T: Subject>(
     tx: &mut Tx<'_>,
     ticket: Option<&Ticket>,
     render: &Render<T>,
@@ -125,7 +181,7 @@ pub fn answer<T>(
 ) -> Result<Reply, AppError> {
     let response = (render.ok)(value)?;
     if let Some(t) = ticket {
-        complete(tx, t, &response)?;
+        complete(tx, t, &response, value.subject_id())?;
     }
     Ok(Reply {
         response,
@@ -169,19 +225,29 @@ pub fn abandon<T>(
     }
 }
 
-/// Stores the answer with the change it describes.
-pub fn complete(
+/// Stores the answer (encrypted) with the change it describes.
+fn complete(
     tx: &mut Tx<'_>,
     ticket: &Ticket,
     response: &StoredResponse,
+    subject_id: Option<&str>,
 ) -> Result<(), AppError> {
-    Ok(store::complete(tx.conn, ticket, response)?)
+    Ok(store::complete(
+        tx.conn,
+        &ticket.record,
+        &ticket.seal(response),
+        subject_id,
+    )?)
 }
 
 /// Brings a stored answer up to date after work that followed its commit
 /// (a refund the provider made once the cancellation was stored).
 pub fn amend(tx: &mut Tx<'_>, ticket: &Ticket, response: &StoredResponse) -> Result<(), AppError> {
-    Ok(store::amend(tx.conn, ticket, response)?)
+    Ok(store::amend(
+        tx.conn,
+        &ticket.record,
+        &ticket.seal(response),
+    )?)
 }
 
 /// Stores the answer to a failed request, unless it failed on the server's
@@ -197,7 +263,7 @@ fn complete_failure<T>(
     }
     match (render.err)(error) {
         Some(response) => {
-            complete(tx, ticket, &response)?;
+            complete(tx, ticket, &response, None)?;
             Ok(true)
         }
         None => Ok(false),
@@ -207,11 +273,11 @@ fn complete_failure<T>(
 /// Keeps the record in flight across an outside call, naming the resource
 /// made so far (a retry after a crash resumes it).
 pub fn hold(tx: &mut Tx<'_>, ticket: &Ticket, resource_id: &str) -> Result<(), AppError> {
-    Ok(store::set_resource(tx.conn, ticket, resource_id)?)
+    Ok(store::set_resource(tx.conn, &ticket.record, resource_id)?)
 }
 
 /// Lets a retry run after an attempt failed on the server's side between
 /// its transactions.
 pub fn release(tx: &mut Tx<'_>, ticket: &Ticket) -> Result<(), AppError> {
-    Ok(store::release(tx.conn, ticket)?)
+    Ok(store::release(tx.conn, &ticket.record)?)
 }

@@ -17,6 +17,7 @@ pub struct Report {
     pub screenings_purged: usize,
     pub idempotency_records_purged: usize,
     pub ended_bookings_anonymised: usize,
+    pub clients_anonymised: usize,
     pub rate_limit_windows_purged: usize,
 }
 
@@ -38,7 +39,7 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
             ))
         })
         .await?;
-    let ended_bookings_anonymised = privacy::purge_ended_bookings(
+    let retained = privacy::purge_ended_bookings(
         app,
         now - Duration::days(i64::from(retention.ended_booking_days)),
     )
@@ -57,7 +58,8 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
         screenings_purged: purged.0,
         idempotency_records_purged: purged.1,
         rate_limit_windows_purged: purged.2,
-        ended_bookings_anonymised,
+        ended_bookings_anonymised: retained.bookings,
+        clients_anonymised: retained.clients,
     })
 }
 

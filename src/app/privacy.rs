@@ -4,21 +4,19 @@
 //! health data are removed.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 use super::booking::Booking;
 use super::deposits::DepositRecord;
 use super::{App, AppError, Tx};
-use crate::db::schema::{consultations, deposits, idempotency_keys, refunds, screenings};
 use crate::db::{DbConnection, DbError};
 use crate::domain::actor::label;
 use crate::domain::consultation::Status;
 use crate::domain::deposit::DepositStatus;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::clients::{self, ClientRow};
-use crate::store::consultations::ListFilter;
-use crate::store::screenings::Screening;
-use crate::store::{from_db, to_db};
+use crate::store::consultations::{self, ListFilter};
+use crate::store::screenings::{self, Screening};
+use crate::store::{deposits, idempotency, settlements};
 
 /// Everything about one client a member of staff needs.
 #[derive(Debug, Clone)]
@@ -40,7 +38,7 @@ pub struct ClientExport {
 
 fn load_record(conn: &mut DbConnection, id: &str) -> Result<ClientRecord, AppError> {
     let client = clients::get(conn, id)?.ok_or(AppError::NotFound("client"))?;
-    let rows = crate::store::consultations::list(
+    let rows = consultations::list(
         conn,
         &ListFilter {
             client_id: Some(id.to_owned()),
@@ -55,7 +53,7 @@ fn load_record(conn: &mut DbConnection, id: &str) -> Result<ClientRecord, AppErr
         deposits: Vec::new(),
     };
     for c in rows {
-        if let Some(s) = crate::store::screenings::by_consultation(conn, &c.id)? {
+        if let Some(s) = screenings::by_consultation(conn, &c.id)? {
             record.screenings.push(s);
         }
         let booking = Booking::of(conn, c)?;
@@ -89,8 +87,8 @@ pub async fn screening_of(
 ) -> Result<Screening, AppError> {
     let (id, actor) = (consultation_id.to_owned(), actor.to_owned());
     app.write(move |tx| {
-        let s = crate::store::screenings::by_consultation(tx.conn, &id)?
-            .ok_or(AppError::NotFound("screening"))?;
+        let s =
+            screenings::by_consultation(tx.conn, &id)?.ok_or(AppError::NotFound("screening"))?;
         tx.audit(&actor, "screening.viewed", "screening", &s.id, None, None)?;
         Ok(s)
     })
@@ -129,47 +127,21 @@ pub fn erasure_blocker(
     client_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<&'static str>, DbError> {
-    let rows: Vec<(
-        String,
-        String,
-        chrono::NaiveDateTime,
-        Option<chrono::NaiveDateTime>,
-    )> = crate::native!(conn, |db| consultations::table
-        .filter(consultations::client_id.eq(client_id))
-        .select((
-            consultations::id,
-            consultations::status,
-            consultations::starts_at,
-            consultations::hold_expires_at,
-        ))
-        .load(db))?;
-    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    for (_, status, starts_at, hold) in &rows {
-        let upcoming = from_db(*starts_at) > now;
-        if *status == Status::Confirmed.as_str() && upcoming {
+    for (status, starts_at, hold) in consultations::states_of_client(conn, client_id)? {
+        if status == Status::Confirmed && starts_at > now {
             return Ok(Some(
                 "The client has a confirmed consultation still to come; cancel it first.",
             ));
         }
-        if *status == Status::PendingDeposit.as_str() && hold.is_some_and(|h| from_db(h) > now) {
+        if status == Status::PendingDeposit && hold.is_some_and(|h| h > now) {
             return Ok(Some("The client has a booking whose deposit is being paid; wait for it to complete or lapse."));
         }
     }
-    let unresolved: i64 = crate::native!(conn, |db| deposits::table
-        .filter(deposits::consultation_id.eq_any(&ids))
-        .filter(deposits::status.eq(DepositStatus::Paid.as_str()))
-        .count()
-        .get_result(db))?;
-    if unresolved > 0 {
+    let ids = consultations::ids_of_client(conn, client_id)?;
+    if deposits::count_in_status(conn, &ids, DepositStatus::Paid)? > 0 {
         return Ok(Some("The client holds a paid deposit not yet redeemed, refunded or forfeited; settle it first."));
     }
-    let pending_refunds: i64 = crate::native!(conn, |db| refunds::table
-        .inner_join(deposits::table.on(deposits::id.eq(refunds::deposit_id)))
-        .filter(deposits::consultation_id.eq_any(&ids))
-        .filter(refunds::status.eq(crate::store::settlements::REFUND_PENDING))
-        .count()
-        .get_result(db))?;
-    if pending_refunds > 0 {
+    if settlements::pending_refunds_for(conn, &ids)? > 0 {
         return Ok(Some(
             "A refund to the client is still being made; try again once it completes.",
         ));
@@ -177,32 +149,20 @@ pub fn erasure_blocker(
     Ok(None)
 }
 
-/// Removes the personal data a booking carries (its contact snapshot and
-/// notes), its screening, and stored answers that repeat them.
-fn strip_consultations(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
+/// Removes every copy of the personal data these bookings carry: the
+/// contact details given with them and the keys derived from them, the
+/// notes and the cancellation reason (the bookings stay), their screenings,
+/// the free text of their refunds and redemptions, and the stored answers
+/// to requests about them (which repeat contact details and tokens). The
+/// financial facts stay: amounts, dates, provider references.
+pub fn strip_bookings(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
     }
-    let (conn, now) = (&mut *tx.conn, tx.now);
-    crate::native!(conn, |db| diesel::update(
-        consultations::table.filter(consultations::id.eq_any(ids))
-    )
-    .set((
-        consultations::client_full_name.eq(""),
-        consultations::client_email.eq(""),
-        consultations::client_phone.eq(""),
-        consultations::notes.eq(None::<String>),
-        consultations::personal_data_removed_at.eq(Some(to_db(now))),
-    ))
-    .execute(db))?;
-    crate::native!(conn, |db| diesel::delete(
-        screenings::table.filter(screenings::consultation_id.eq_any(ids))
-    )
-    .execute(db))?;
-    crate::native!(conn, |db| diesel::delete(
-        idempotency_keys::table.filter(idempotency_keys::resource_id.eq_any(ids))
-    )
-    .execute(db))?;
+    consultations::strip_personal_data(tx.conn, ids, tx.now)?;
+    screenings::delete_for(tx.conn, ids)?;
+    settlements::strip_free_text(tx.conn, ids)?;
+    idempotency::delete_about(tx.conn, ids)?;
     Ok(())
 }
 
@@ -221,11 +181,8 @@ pub async fn erase(app: &App, client_id: &str, actor: &str) -> Result<ClientRow,
         if let Some(why) = erasure_blocker(tx.conn, &client_id, tx.now)? {
             return Err(AppError::conflict("erasure_blocked", why));
         }
-        let ids: Vec<String> = crate::native!(tx.conn, |db| consultations::table
-            .filter(consultations::client_id.eq(&client_id))
-            .select(consultations::id)
-            .load(db))?;
-        strip_consultations(tx, &ids)?;
+        let ids = consultations::ids_of_client(tx.conn, &client_id)?;
+        strip_bookings(tx, &ids)?;
         clients::anonymise(tx.conn, &client_id, tx.now)?;
         let after = serde_json::json!({ "consultations": ids.len() });
         tx.audit(
@@ -241,34 +198,43 @@ pub async fn erase(app: &App, client_id: &str, actor: &str) -> Result<ClientRow,
     .await
 }
 
-/// Retention: removes the personal data of bookings that ended (cancelled or
-/// expired) before `cutoff`. Attended and no-show bookings are clinical and
-/// financial records and are kept.
-pub async fn purge_ended_bookings(app: &App, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
-    app.write(move |tx| purge_ended_in(tx, cutoff)).await
+/// What a retention pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Ended bookings whose personal data was removed.
+    pub bookings: usize,
+    /// Clients whose record was anonymised (no booking needs it any more).
+    pub clients: usize,
 }
 
-fn purge_ended_in(tx: &mut Tx<'_>, cutoff: DateTime<Utc>) -> Result<usize, AppError> {
-    let ids: Vec<String> = crate::native!(tx.conn, |db| consultations::table
-        .filter(
-            consultations::status.eq_any([Status::Cancelled.as_str(), Status::Expired.as_str()]),
-        )
-        .filter(consultations::updated_at.lt(to_db(cutoff)))
-        .filter(consultations::personal_data_removed_at.is_null())
-        .select(consultations::id)
-        .limit(500)
-        .load(db))?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    strip_consultations(tx, &ids)?;
-    tx.audit(
-        label::SYSTEM,
-        "retention.bookings_purged",
-        "consultation",
-        "*",
-        None,
-        Some(serde_json::json!({ "count": ids.len() })),
-    )?;
-    Ok(ids.len())
+/// Retention: removes the personal data of bookings that ended (cancelled
+/// or expired) before `cutoff`, then anonymises the records of clients no
+/// booking needs any more (all their bookings purged, or none, and nothing
+/// changed since `cutoff`). Attended and no-show bookings are clinical and
+/// financial records and are kept — with their clients — until erasure.
+pub async fn purge_ended_bookings(app: &App, cutoff: DateTime<Utc>) -> Result<Purged, AppError> {
+    app.write(move |tx| {
+        let ids = consultations::ended_with_personal_data(tx.conn, cutoff, 500)?;
+        strip_bookings(tx, &ids)?;
+        let clients = clients::without_live_bookings(tx.conn, cutoff, 500)?;
+        for id in &clients {
+            clients::anonymise(tx.conn, id, tx.now)?;
+        }
+        let purged = Purged {
+            bookings: ids.len(),
+            clients: clients.len(),
+        };
+        if purged != Purged::default() {
+            tx.audit(
+                label::SYSTEM,
+                "retention.bookings_purged",
+                "consultation",
+                "*",
+                None,
+                Some(serde_json::json!({ "count": purged.bookings, "clients": purged.clients })),
+            )?;
+        }
+        Ok(purged)
+    })
+    .await
 }

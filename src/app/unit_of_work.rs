@@ -55,13 +55,13 @@ impl App {
         work: F,
     ) -> Result<Reply, AppError>
     where
-        T: 'static,
+        T: idempotency::Subject + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     {
-        let ttl = self.idempotency_ttl();
+        let terms = self.idempotency_terms();
         let finished = self
             .write(move |tx| {
-                let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+                let ticket = match idempotency::start(tx, request.as_ref(), terms)? {
                     Start::Replay(reply) => return Ok(Finished::Answered(reply)),
                     Start::Fresh(ticket) => ticket,
                 };
@@ -79,8 +79,19 @@ impl App {
         }
     }
 
-    /// How long idempotent answers are kept.
-    pub fn idempotency_ttl(&self) -> Duration {
-        Duration::hours(i64::from(self.settings.retention.idempotency_hours))
+    /// How long idempotent answers are kept, and attempts in flight across
+    /// an outside call leased: the provider's time-out and a margin (an
+    /// attempt still running then has given up on the provider).
+    pub fn idempotency_terms(&self) -> idempotency::Terms {
+        let provider = self
+            .settings
+            .stripe
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(10), |s| s.timeout);
+        idempotency::Terms {
+            ttl: Duration::hours(i64::from(self.settings.retention.idempotency_hours)),
+            lease: Duration::from_std(provider).unwrap_or(Duration::seconds(10))
+                + Duration::seconds(5),
+        }
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use diesel::migration::{Migration, MigrationSource};
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
 use diesel::RunQueryDsl;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -11,11 +12,31 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use super::connection::{ConnectionManager, DatabaseUrl, DbConnection, DbError};
 use super::group_commit;
 
-/// One migration tree for both backends: the SQL is portable (TEXT ids,
-/// TIMESTAMP in UTC, DATE, BIGINT money, BOOLEAN). A backend that needed
-/// its own SQL would get its own tree beside this one, and a test keeping
-/// the two in step where they should agree.
+/// One migration tree for both backends (`migrations/`): the SQL is
+/// portable (TEXT ids, TIMESTAMP in UTC, DATE, BIGINT money, BOOLEAN).
+/// Where a change cannot be written once — SQLite cannot drop a UNIQUE
+/// constraint without rebuilding the table — each backend has its own
+/// migration of the same name in `migrations-sqlite/` and
+/// `migrations-postgres/`; a test keeps those two trees naming the same
+/// migrations, and apart from the common one.
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations-sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations-postgres");
+
+/// The common tree and one backend's own, applied as one, in version order.
+struct Layered(&'static EmbeddedMigrations);
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for Layered
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
+        let mut all = MigrationSource::<DB>::migrations(&MIGRATIONS)?;
+        all.extend(MigrationSource::<DB>::migrations(self.0)?);
+        all.sort_unstable_by(|a, b| a.name().version().cmp(&b.name().version()));
+        Ok(all)
+    }
+}
 
 pub type DbPool = Pool<ConnectionManager>;
 pub type PooledConn = PooledConnection<ConnectionManager>;
@@ -138,17 +159,47 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
     let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Other(e.to_string());
     match conn {
         DbConnection::Sqlite(c) => c
-            .run_pending_migrations(MIGRATIONS)
+            .run_pending_migrations(Layered(&SQLITE_MIGRATIONS))
             .map(|v| v.len())
             .map_err(migrate_err),
         DbConnection::Postgres(c) => {
             diesel::sql_query("SELECT pg_advisory_lock(7235081)").execute(c)?;
             let result = c
-                .run_pending_migrations(MIGRATIONS)
+                .run_pending_migrations(Layered(&POSTGRES_MIGRATIONS))
                 .map(|v| v.len())
                 .map_err(migrate_err);
             diesel::sql_query("SELECT pg_advisory_unlock(7235081)").execute(c)?;
             result
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(m: &EmbeddedMigrations) -> Vec<String> {
+        MigrationSource::<diesel::sqlite::Sqlite>::migrations(m)
+            .unwrap()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_backend_trees_name_the_same_migrations_and_none_of_the_common_ones() {
+        let (sqlite, postgres) = (names(&SQLITE_MIGRATIONS), names(&POSTGRES_MIGRATIONS));
+        assert_eq!(
+            sqlite, postgres,
+            "each backend-specific change is written for both"
+        );
+        let common = names(&MIGRATIONS);
+        let version = |n: &String| n.split('_').next().unwrap_or("").to_owned();
+        for n in &sqlite {
+            assert!(
+                !common.iter().any(|c| version(c) == version(n)),
+                "{n} is both common and backend-specific"
+            );
         }
     }
 }

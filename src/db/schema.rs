@@ -120,6 +120,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         erased_at -> Nullable<Timestamp>,
+        identity_key -> Nullable<Text>,
     }
 }
 
@@ -148,6 +149,10 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         personal_data_removed_at -> Nullable<Timestamp>,
+        client_email_key -> Text,
+        client_phone_key -> Text,
+        source_key -> Text,
+        cancellation_reason -> Nullable<Text>,
     }
 }
 
@@ -190,6 +195,7 @@ diesel::table! {
         locked_at -> Timestamp,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        subject_id -> Nullable<Text>,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod age;
 pub mod calendar;
 pub mod catalogue;
 pub mod consultation;
+pub mod contact;
 pub mod dates;
 pub mod deposit;
 pub mod eligibility;

@@ -1,4 +1,5 @@
-//! Clients: the people consultations are booked for, one per email.
+//! Clients: the people consultations are booked for, one per identity
+//! (email, date of birth and name).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -44,61 +45,50 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, DbErr
     .optional()?)
 }
 
-/// Finds the client with this email and brings their details up to date,
-/// or creates them. Runs inside the booking transaction.
-pub fn upsert(
+/// The client with this identity (a hash of their canonical email, date of
+/// birth and name), created from `d` when there is none. An existing
+/// client's details are never rewritten by a booking: each booking keeps
+/// what it was given. Runs inside the booking transaction.
+pub fn find_or_create(
     conn: &mut DbConnection,
     d: &ClientDetails,
+    identity_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ClientRow, DbError> {
-    let normalized = normalize_email(&d.email);
-    let existing: Option<String> = crate::native!(conn, |db| clients::table
-        .filter(clients::email_normalized.eq(&normalized))
-        .select(clients::id)
+    let existing: Option<ClientRow> = crate::native!(conn, |db| clients::table
+        .filter(clients::identity_key.eq(identity_key))
+        .select(ClientRow::as_select())
         .get_result(db)
         .optional())?;
-    let id = match existing {
-        Some(id) => {
-            crate::native!(conn, |db| diesel::update(clients::table.find(&id))
-                .set((
-                    clients::full_name.eq(&d.full_name),
-                    clients::email.eq(d.email.trim()),
-                    clients::phone.eq(&d.phone),
-                    clients::date_of_birth.eq(Some(d.date_of_birth)),
-                    clients::updated_at.eq(to_db(now)),
-                ))
-                .execute(db))?;
-            id
-        }
-        None => {
-            let id = new_id();
-            // A savepoint: a concurrent booking with the same email may win
-            // the insert, and the enclosing transaction must survive that.
-            let inserted = conn.transaction(|c| {
-                crate::native!(c, |db| diesel::insert_into(clients::table)
-                    .values((
-                        clients::id.eq(&id),
-                        clients::full_name.eq(&d.full_name),
-                        clients::email.eq(d.email.trim()),
-                        clients::email_normalized.eq(&normalized),
-                        clients::phone.eq(&d.phone),
-                        clients::date_of_birth.eq(Some(d.date_of_birth)),
-                        clients::created_at.eq(to_db(now)),
-                        clients::updated_at.eq(to_db(now)),
-                    ))
-                    .execute(db))
-            });
-            match inserted.map_err(DbError::from) {
-                Ok(_) => id,
-                Err(DbError::UniqueViolation(_)) => crate::native!(conn, |db| clients::table
-                    .filter(clients::email_normalized.eq(&normalized))
-                    .select(clients::id)
-                    .get_result(db))?,
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    get(conn, &id)?.ok_or(DbError::NotFound)
+    if let Some(client) = existing {
+        return Ok(client);
+    }
+    let id = new_id();
+    // A savepoint: a concurrent booking of the same person may win the
+    // insert, and the enclosing transaction must survive that.
+    let inserted = conn.transaction(|c| {
+        crate::native!(c, |db| diesel::insert_into(clients::table)
+            .values((
+                clients::id.eq(&id),
+                clients::full_name.eq(&d.full_name),
+                clients::email.eq(d.email.trim()),
+                clients::email_normalized.eq(normalize_email(&d.email)),
+                clients::phone.eq(&d.phone),
+                clients::date_of_birth.eq(Some(d.date_of_birth)),
+                clients::created_at.eq(to_db(now)),
+                clients::updated_at.eq(to_db(now)),
+                clients::identity_key.eq(identity_key),
+            ))
+            .execute(db))
+    });
+    match inserted.map_err(DbError::from) {
+        Ok(_) => get(conn, &id)?.ok_or(DbError::NotFound),
+        Err(DbError::UniqueViolation(_)) => Ok(crate::native!(conn, |db| clients::table
+            .filter(clients::identity_key.eq(identity_key))
+            .select(ClientRow::as_select())
+            .get_result(db))?),
+        Err(e) => Err(e),
+    }
 }
 
 /// Clients whose name, email or phone contain `text` (case-insensitive),
@@ -138,6 +128,28 @@ pub fn search(
     Ok(rows)
 }
 
+/// Clients with personal data that no booking needs any more: every one of
+/// their bookings has had its personal data removed (or they have none),
+/// and their record has not changed since `cutoff`.
+pub fn without_live_bookings(
+    conn: &mut DbConnection,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    use crate::db::schema::consultations;
+    Ok(crate::native!(conn, |db| clients::table
+        .filter(clients::erased_at.is_null())
+        .filter(clients::updated_at.lt(to_db(cutoff)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            consultations::table
+                .filter(consultations::client_id.eq(clients::id))
+                .filter(consultations::personal_data_removed_at.is_null()),
+        )))
+        .select(clients::id)
+        .limit(limit)
+        .load(db))?)
+}
+
 /// Replaces a client's personal data irreversibly; keeps the row (and its
 /// id) so that financial records still join to it.
 pub fn anonymise(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
@@ -145,9 +157,10 @@ pub fn anonymise(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Resul
         .set((
             clients::full_name.eq("Erased client"),
             clients::email.eq(""),
-            clients::email_normalized.eq(format!("erased:{id}")),
+            clients::email_normalized.eq(""),
             clients::phone.eq(""),
             clients::date_of_birth.eq(None::<NaiveDate>),
+            clients::identity_key.eq(None::<String>),
             clients::erased_at.eq(Some(to_db(now))),
             clients::updated_at.eq(to_db(now)),
         ))

@@ -35,6 +35,10 @@ struct Row {
     sequence: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    client_email_key: String,
+    client_phone_key: String,
+    source_key: String,
+    cancellation_reason: Option<String>,
 }
 
 /// How a booking was made.
@@ -72,6 +76,14 @@ pub struct Consultation {
     pub sequence: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The contact details in the forms the holds cap counts them in.
+    pub client_email_key: String,
+    pub client_phone_key: String,
+    /// Where an anonymous booking came from (a hash of the client's
+    /// address), for the holds cap; empty otherwise.
+    pub source_key: String,
+    /// What the client said when cancelling (free text, personal data).
+    pub cancellation_reason: Option<String>,
 }
 
 impl Consultation {
@@ -114,6 +126,10 @@ impl TryFrom<Row> for Consultation {
             sequence: r.sequence,
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
+            client_email_key: r.client_email_key,
+            client_phone_key: r.client_phone_key,
+            source_key: r.source_key,
+            cancellation_reason: r.cancellation_reason,
         })
     }
 }
@@ -144,6 +160,12 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
                 consultations::sequence.eq(c.sequence),
                 consultations::created_at.eq(to_db(c.created_at)),
                 consultations::updated_at.eq(to_db(c.updated_at)),
+            ),
+            (
+                consultations::client_email_key.eq(&c.client_email_key),
+                consultations::client_phone_key.eq(&c.client_phone_key),
+                consultations::source_key.eq(&c.source_key),
+                consultations::cancellation_reason.eq(&c.cancellation_reason),
             ),
         ))
         .execute(db))?;
@@ -307,24 +329,141 @@ fn is_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
     diesel::dsl::sql("consultations.status = 'pending_deposit'")
 }
 
-/// Live unpaid holds made with this email (any case) or phone number.
+/// Live unpaid holds made with this email or phone number (in their
+/// canonical forms, `domain::contact`).
 pub fn live_holds_for_contact(
     conn: &mut DbConnection,
-    email: &str,
-    phone: &str,
+    email_key: &str,
+    phone_key: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, DbError> {
-    let email = crate::store::clients::normalize_email(email);
     Ok(crate::native!(conn, |db| consultations::table
         .filter(is_pending())
         .filter(consultations::hold_expires_at.gt(to_db(now)))
         .filter(
-            super::lower(consultations::client_email)
-                .eq(&email)
-                .or(consultations::client_phone.eq(phone.trim())),
+            consultations::client_email_key
+                .eq(email_key)
+                .or(consultations::client_phone_key.eq(phone_key)),
         )
         .count()
         .get_result(db))?)
+}
+
+/// Live unpaid holds made anonymously from one source (client address).
+pub fn live_holds_from_source(
+    conn: &mut DbConnection,
+    source_key: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| consultations::table
+        .filter(is_pending())
+        .filter(consultations::hold_expires_at.gt(to_db(now)))
+        .filter(consultations::source_key.eq(source_key))
+        .count()
+        .get_result(db))?)
+}
+
+/// Live unpaid holds a partner (or staff) key made.
+pub fn live_holds_by_key(
+    conn: &mut DbConnection,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| consultations::table
+        .filter(is_pending())
+        .filter(consultations::hold_expires_at.gt(to_db(now)))
+        .filter(consultations::booked_by_key_id.eq(key_id))
+        .count()
+        .get_result(db))?)
+}
+
+/// The ids of a client's consultations.
+pub fn ids_of_client(conn: &mut DbConnection, client_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(crate::native!(conn, |db| consultations::table
+        .filter(consultations::client_id.eq(client_id))
+        .select(consultations::id)
+        .load(db))?)
+}
+
+/// Consultations that ended (cancelled or expired) before `cutoff` and
+/// still hold personal data.
+pub fn ended_with_personal_data(
+    conn: &mut DbConnection,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, DbError> {
+    Ok(crate::native!(conn, |db| consultations::table
+        .filter(
+            consultations::status.eq_any([Status::Cancelled.as_str(), Status::Expired.as_str()]),
+        )
+        .filter(consultations::updated_at.lt(to_db(cutoff)))
+        .filter(consultations::personal_data_removed_at.is_null())
+        .select(consultations::id)
+        .limit(limit)
+        .load(db))?)
+}
+
+/// Removes the personal data these bookings carry: the contact details
+/// given with them (and the keys derived from them), the notes and the
+/// cancellation reason. The bookings stay, as the clinic's records.
+pub fn strip_personal_data(
+    conn: &mut DbConnection,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    Ok(crate::native!(conn, |db| diesel::update(
+        consultations::table.filter(consultations::id.eq_any(ids))
+    )
+    .set((
+        consultations::client_full_name.eq(""),
+        consultations::client_email.eq(""),
+        consultations::client_phone.eq(""),
+        consultations::client_email_key.eq(""),
+        consultations::client_phone_key.eq(""),
+        consultations::source_key.eq(""),
+        consultations::notes.eq(None::<String>),
+        consultations::cancellation_reason.eq(None::<String>),
+        consultations::personal_data_removed_at.eq(Some(to_db(now))),
+    ))
+    .execute(db))?)
+}
+
+/// A booking as erasure judges it: its status, start and hold expiry.
+pub type BookingState = (Status, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A client's bookings as erasure judges them.
+pub fn states_of_client(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> Result<Vec<BookingState>, DbError> {
+    let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>)> =
+        crate::native!(conn, |db| consultations::table
+            .filter(consultations::client_id.eq(client_id))
+            .select((
+                consultations::status,
+                consultations::starts_at,
+                consultations::hold_expires_at,
+            ))
+            .load(db))?;
+    rows.into_iter()
+        .map(|(status, starts, hold)| {
+            let status = Status::parse(&status)
+                .ok_or_else(|| DbError::Other(format!("unknown consultation status {status}")))?;
+            Ok((status, from_db(starts), hold.map(from_db)))
+        })
+        .collect()
+}
+
+/// Records what the client said when cancelling.
+pub fn set_cancellation_reason(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: &str,
+) -> Result<(), DbError> {
+    crate::native!(conn, |db| diesel::update(consultations::table.find(id))
+        .set(consultations::cancellation_reason.eq(Some(reason)))
+        .execute(db))?;
+    Ok(())
 }
 
 /// Pending consultations whose hold lapsed at or before `now`.

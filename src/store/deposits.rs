@@ -182,6 +182,19 @@ pub fn set_status(
 }
 
 /// Filters for the staff list of deposits.
+/// How many of these consultations' deposits are in `status`.
+pub fn count_in_status(
+    conn: &mut DbConnection,
+    consultation_ids: &[String],
+    status: DepositStatus,
+) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| deposits::table
+        .filter(deposits::consultation_id.eq_any(consultation_ids))
+        .filter(deposits::status.eq(status.as_str()))
+        .count()
+        .get_result(db))?)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub statuses: Vec<DepositStatus>,

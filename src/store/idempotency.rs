@@ -1,4 +1,5 @@
 //! Idempotency-Key records, shared by every instance through the database.
+//! The key arrives here hashed and the answer encrypted (`app::idempotency`).
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -159,21 +160,13 @@ pub fn set_resource(
     Ok(())
 }
 
-/// Whether the key's request is still in flight (its answer not stored).
-pub fn is_in_flight(conn: &mut DbConnection, ticket: &Ticket) -> Result<bool, DbError> {
-    let state: Option<String> = crate::native!(conn, |db| ik::table
-        .find((&ticket.scope, &ticket.key))
-        .select(ik::state)
-        .get_result(db)
-        .optional())?;
-    Ok(state.as_deref() == Some("in_flight"))
-}
-
-/// Stores the response; a no-op when already completed.
+/// Stores the response (and the consultation it is about); a no-op when
+/// already completed.
 pub fn complete(
     conn: &mut DbConnection,
     ticket: &Ticket,
     response: &StoredResponse,
+    subject_id: Option<&str>,
 ) -> Result<(), DbError> {
     crate::native!(conn, |db| diesel::update(
         ik::table
@@ -185,9 +178,28 @@ pub fn complete(
         ik::response_status.eq(Some(i32::from(response.status))),
         ik::response_body.eq(Some(&response.body)),
         ik::response_location.eq(&response.location),
+        ik::subject_id.eq(subject_id),
     ))
     .execute(db))?;
     Ok(())
+}
+
+/// Deletes the records about these consultations (erasure, retention).
+pub fn delete_about(
+    conn: &mut DbConnection,
+    consultation_ids: &[String],
+) -> Result<usize, DbError> {
+    if consultation_ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(crate::native!(conn, |db| diesel::delete(
+        ik::table.filter(
+            ik::subject_id
+                .eq_any(consultation_ids)
+                .or(ik::resource_id.eq_any(consultation_ids)),
+        ),
+    )
+    .execute(db))?)
 }
 
 /// Replaces the stored response of a completed record.

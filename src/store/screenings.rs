@@ -127,6 +127,14 @@ pub fn detach(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbEr
     Ok(())
 }
 
+/// Deletes the screenings behind these consultations (erasure, retention).
+pub fn delete_for(conn: &mut DbConnection, consultation_ids: &[String]) -> Result<usize, DbError> {
+    Ok(crate::native!(conn, |db| diesel::delete(
+        screenings::table.filter(screenings::consultation_id.eq_any(consultation_ids))
+    )
+    .execute(db))?)
+}
+
 /// Deletes screenings never attached to a booking and created before `cutoff`.
 pub fn purge_unattached(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<usize, DbError> {
     Ok(crate::native!(conn, |db| diesel::delete(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{processed_events, redemptions, refunds};
+use crate::db::schema::{deposits, processed_events, redemptions, refunds};
 use crate::db::{DbConnection, DbError};
 use crate::domain::money::{Currency, Money};
 
@@ -249,3 +249,43 @@ pub fn mark_event_processed(
         Err(e) => Err(e),
     }
 }
+
+/// Refunds still being made for these consultations' deposits.
+pub fn pending_refunds_for(
+    conn: &mut DbConnection,
+    consultation_ids: &[String],
+) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| refunds::table
+        .inner_join(deposits::table.on(deposits::id.eq(refunds::deposit_id)))
+        .filter(deposits::consultation_id.eq_any(consultation_ids))
+        .filter(refunds::status.eq(REFUND_PENDING))
+        .count()
+        .get_result(db))?)
+}
+
+/// Removes the free text kept with these consultations' refunds and
+/// redemptions (a reason or a note can name the client or their health);
+/// the amounts, dates and provider references stay.
+pub fn strip_free_text(
+    conn: &mut DbConnection,
+    consultation_ids: &[String],
+) -> Result<(), DbError> {
+    let deposit_ids: Vec<String> = crate::native!(conn, |db| deposits::table
+        .filter(deposits::consultation_id.eq_any(consultation_ids))
+        .select(deposits::id)
+        .load(db))?;
+    crate::native!(conn, |db| diesel::update(
+        refunds::table.filter(refunds::deposit_id.eq_any(&deposit_ids))
+    )
+    .set(refunds::reason.eq(ERASED))
+    .execute(db))?;
+    crate::native!(conn, |db| diesel::update(
+        redemptions::table.filter(redemptions::deposit_id.eq_any(&deposit_ids))
+    )
+    .set(redemptions::note.eq(None::<String>))
+    .execute(db))?;
+    Ok(())
+}
+
+/// What a refund's reason reads once erased.
+pub const ERASED: &str = "(erased)";

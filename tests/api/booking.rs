@@ -383,20 +383,15 @@ async fn idempotency_keys_replay_reject_and_wait() {
     let digest =
         clinic_api::api::extract::BodyDigest::of(serde_json::to_vec(&body).unwrap().as_slice())
             .hex();
-    let now = app.now();
+    // An attempt in flight elsewhere (another instance, say) holds key-2.
+    let request = clinic_api::app::idempotency::IdempotentRequest {
+        scope,
+        key: "key-2".into(),
+        fingerprint: digest,
+    };
+    let terms = app.app.idempotency_terms();
     app.app
-        .db
-        .run(move |c| {
-            clinic_api::store::idempotency::begin(
-                c,
-                &scope,
-                "key-2",
-                &digest,
-                now,
-                Duration::seconds(60),
-                Duration::hours(24),
-            )
-        })
+        .write(move |tx| clinic_api::app::idempotency::claim(tx, &request, terms).map(|_| ()))
         .await
         .unwrap();
     send(&body, "key-2")

@@ -74,6 +74,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // abuse limits have their own tests.
     settings.abuse.rate_limit_per_minute = 0;
     settings.abuse.max_holds_per_client = 10_000;
+    settings.abuse.max_holds_per_address = 10_000;
+    settings.abuse.max_holds_per_partner = 10_000;
     // Webhook tests drive deliveries by hand; the loop stays out of the way.
     settings.webhooks.poll_interval = std::time::Duration::from_secs(3600);
     settings.webhooks.allow_http = true;

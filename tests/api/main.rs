@@ -3,6 +3,7 @@
 
 mod booking;
 mod catalogue;
+mod erasure;
 mod fake_stripe;
 mod fixtures;
 mod foundation;

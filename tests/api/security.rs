@@ -464,3 +464,179 @@ async fn staff_reads_of_health_data_are_audited() {
         .await;
     assert_eq!(clients.body["items"][0]["subject_id"], client_id);
 }
+
+/// Books `slot` as `name` with this email, phone and date of birth.
+async fn book_as(
+    app: &TestApp,
+    slot: &Value,
+    name: &str,
+    email: &str,
+    phone: &str,
+    dob: &str,
+) -> crate::helpers::Answer {
+    let screened = app
+        .post(
+            "/v1/screenings",
+            None,
+            &json!({
+                "date_of_birth": dob, "pregnant": false, "breastfeeding": false,
+                "autoimmune_condition": false, "active_infection_at_site": false,
+                "other_medical_conditions": false
+            }),
+        )
+        .await;
+    let token = screened.body["screening_token"].as_str().unwrap();
+    let mut body = booking_body(slot, token, email);
+    body["client"] =
+        json!({"full_name": name, "email": email, "phone": phone, "date_of_birth": dob});
+    app.post("/v1/consultations", None, &body).await
+}
+
+#[tokio::test]
+async fn an_anonymous_booking_never_rewrites_or_joins_someone_elses_record() {
+    let app = spawn_app().await;
+    let staff = app.key(Role::Staff).await;
+    let admin = app.key(Role::Admin).await;
+    let free = slots(&app, "2026-12-01", "2026-12-02").await;
+    // The victim books, pays, comes and is done with.
+    let victim = book_as(
+        &app,
+        &free[0],
+        "Vera Victim",
+        "vera@example.com",
+        "+44 7700 900001",
+        "1980-01-01",
+    )
+    .await;
+    assert_eq!(victim.status, 201);
+    let victim_client = app.get("/v1/clients?q=vera", Some(&staff)).await.body["items"][0].clone();
+    // Someone else books with her email (upper-cased), another name,
+    // phone and date of birth, and holds the slot.
+    let other = book_as(
+        &app,
+        &free[2],
+        "Mallory",
+        "VERA@EXAMPLE.COM",
+        "+44 7700 900666",
+        "1990-06-06",
+    )
+    .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+    // Her record is as she left it…
+    let record = app
+        .get(
+            &format!("/v1/clients/{}", victim_client["id"].as_str().unwrap()),
+            Some(&staff),
+        )
+        .await;
+    assert_eq!(record.body["full_name"], "Vera Victim");
+    assert_eq!(record.body["phone"], "+44 7700 900001");
+    assert_eq!(record.body["date_of_birth"], "1980-01-01");
+    assert_eq!(record.body["consultations"].as_array().unwrap().len(), 1);
+    // …the other booking is on a record of its own, with what it was given…
+    let both = app.get("/v1/clients?q=vera@", Some(&staff)).await;
+    assert_eq!(both.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(other.body["client"]["full_name"], "Mallory");
+    // …and the other hold does not block her erasure.
+    let cancelled = app
+        .post(
+            &format!(
+                "/v1/consultations/{}/cancel",
+                victim.body["id"].as_str().unwrap()
+            ),
+            Some(victim.body["manage_token"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200);
+    let erased = app
+        .post(
+            &format!(
+                "/v1/clients/{}/erasure",
+                victim_client["id"].as_str().unwrap()
+            ),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    // The same person booking again joins their own record.
+    let again = book_as(
+        &app,
+        &free[4],
+        "vera  victim",
+        "Vera@Example.com",
+        "+44 7700 900001",
+        "1980-01-01",
+    )
+    .await;
+    assert_eq!(again.status, 201);
+    let records = app.get("/v1/clients?q=vera@", Some(&staff)).await;
+    assert_eq!(
+        records.body["items"].as_array().unwrap().len(),
+        2,
+        "Mallory's and the new one"
+    );
+}
+
+#[tokio::test]
+async fn the_holds_cap_sees_through_formatting_and_counts_per_address() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.abuse.max_holds_per_client = 2;
+        s.abuse.max_holds_per_address = 4;
+    })
+    .await;
+    let staff = app.key(Role::Staff).await;
+    let free = slots(&app, "2026-12-01", "2026-12-03").await;
+    assert!(free.len() >= 10);
+    // One person, written five ways: two holds, then refused.
+    let ways = [
+        ("alex.morgan+a@gmail.com", "+447700900123"),
+        ("alexmorgan@googlemail.com", "07700 900123"),
+        ("AlexMorgan+b@gmail.com", "+44 (7700) 900123"),
+        ("a.lex.morgan@gmail.com", "+44 (0)7700 900-123"),
+    ];
+    let mut answers = Vec::new();
+    for (i, (email, phone)) in ways.iter().enumerate() {
+        answers.push(
+            book_as(&app, &free[i], "Alex Morgan", email, phone, DOB)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(answers, vec![201, 201, 409, 409]);
+    // Throwaway contacts from one address: capped too.
+    let mut from_one_address = Vec::new();
+    for i in 0..4 {
+        let a = book_as(
+            &app,
+            &free[4 + i],
+            "Throwaway",
+            &format!("t{i}@example.com"),
+            &format!("+44 7700 90{i:04}"),
+            DOB,
+        )
+        .await;
+        from_one_address.push(a.status);
+    }
+    assert_eq!(
+        from_one_address,
+        vec![201, 201, 409, 409],
+        "4 holds per address"
+    );
+    let live = live_bookings(&app, &staff).await;
+    assert_eq!(live.len(), 4, "only what was answered 201 holds a slot");
+    // Partners are capped per key.
+    let app = crate::helpers::spawn_app_with(|s| s.abuse.max_holds_per_partner = 1).await;
+    let partner = app.key(Role::Partner).await;
+    let free = slots(&app, "2026-12-01", "2026-12-01").await;
+    assert_eq!(
+        book(&app, &free[0], "p1@example.com", Some(&partner))
+            .await
+            .status,
+        201
+    );
+    book(&app, &free[1], "p2@example.com", Some(&partner))
+        .await
+        .assert_problem(409, "too_many_holds");
+}

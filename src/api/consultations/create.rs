@@ -161,6 +161,10 @@ pub async fn create(
             .notes
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
+        source: Some(crate::api::rate_limit::client_address(
+            &req,
+            app.settings.abuse.trust_forwarded_for,
+        )),
     };
     // Anonymous callers are told apart by their single-use screening token,
     // so two clients' keys can never meet.

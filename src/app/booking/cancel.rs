@@ -15,7 +15,7 @@ use crate::domain::actor::Actor;
 use crate::domain::consultation::{Status, Transition};
 use crate::domain::deposit::DepositTransition;
 use crate::domain::event_types::{BookingChange, EventType};
-use crate::domain::policy::{self, DepositAction};
+use crate::domain::policy::{self, CancelledBy, DepositAction};
 use crate::store::consultations::{self, StatusChange};
 use crate::store::deposits;
 
@@ -39,6 +39,12 @@ pub struct Cancellation {
     pub refund_pending: bool,
     /// The booking after the cancellation (as it is, for a dry run).
     pub booking: Booking,
+}
+
+impl idempotency::Subject for Cancellation {
+    fn subject_id(&self) -> Option<&str> {
+        Some(&self.booking.consultation.id)
+    }
 }
 
 /// What the unit of work decided, and whether the provider is to be asked.
@@ -101,6 +107,11 @@ fn decide(
         return Err(concurrent_update());
     }
     consultations::release_claims(tx.conn, &c.id)?;
+    // The client's own words stay with the booking (and go with its
+    // personal data); nothing else copies them.
+    if let Some(reason) = &command.reason {
+        consultations::set_cancellation_reason(tx.conn, &c.id, reason)?;
+    }
     let who = actor.label();
     tx.consultation_changed(&who, EventType::ConsultationCancelled, &c.id, Some(&c))?;
     let settle = |tx: &mut Tx<'_>, t: DepositTransition, change: BookingChange| {
@@ -133,7 +144,13 @@ fn decide(
         // The refund is reserved with the cancellation; the provider is
         // asked once this commits (and the periodic task retries).
         DepositAction::Refund => {
-            let reason = command.reason.as_deref().unwrap_or("cancellation");
+            // The clinic's own reason is its record; a client's words are
+            // never copied into the money records.
+            let reason = match (by, &command.reason) {
+                (CancelledBy::Clinic, Some(r)) => r.as_str(),
+                (CancelledBy::Clinic, None) => "cancelled by the clinic",
+                (CancelledBy::Client, _) => "cancelled by the client",
+            };
             if reserve_refund(tx, &d.id, reason, &actor.label())? {
                 after_commit = AfterCommit::Refund(d.id.clone());
             }
@@ -173,13 +190,13 @@ pub async fn cancel(
     render: Render<Cancellation>,
 ) -> Result<Reply, AppError> {
     let settings = app.settings.clone();
-    let ttl = app.idempotency_ttl();
+    let terms = app.idempotency_terms();
     let (id, actor) = (id.to_owned(), actor.clone());
     let render = std::sync::Arc::new(render);
     let r = render.clone();
     let began = app
         .write(move |tx| {
-            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+            let ticket = match idempotency::start(tx, request.as_ref(), terms)? {
                 Start::Replay(reply) => return Ok(Began::Replayed(reply)),
                 Start::Fresh(ticket) => ticket,
             };

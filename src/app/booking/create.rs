@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::db::DbError;
 use crate::domain::actor::Actor;
 use crate::domain::consultation::Status;
+use crate::domain::contact;
 use crate::domain::deposit::DepositStatus;
 use crate::domain::eligibility::Outcome;
 use crate::domain::event_types::EventType;
@@ -30,6 +31,9 @@ pub struct NewBooking {
     pub starts_at: DateTime<Utc>,
     pub treatment_id: Option<String>,
     pub notes: Option<String>,
+    /// Where an anonymous booking comes from (the client's address), for
+    /// the holds cap.
+    pub source: Option<String>,
 }
 
 /// A new booking and its manage token (shown once).
@@ -37,6 +41,12 @@ pub struct NewBooking {
 pub struct Booked {
     pub booking: Booking,
     pub manage_token: String,
+}
+
+impl idempotency::Subject for Booked {
+    fn subject_id(&self) -> Option<&str> {
+        Some(&self.booking.consultation.id)
+    }
 }
 
 /// Creates the records of a booking (everything but the provider call).
@@ -96,19 +106,19 @@ fn create_records(
     )?;
 
     holds::clear_lapsed(tx, &input.practitioner_id, slot)?;
-    let holds = consultations::live_holds_for_contact(
-        tx.conn,
+    let email_key = contact::email_key(&input.client.email);
+    let phone_key = contact::phone_key(&input.client.phone, &settings.abuse.phone_country_code);
+    let source_key = match (booker, &input.source) {
+        (Actor::Client(_), Some(address)) => secrets::hash(&format!("source:{address}")),
+        _ => String::new(),
+    };
+    check_hold_caps(tx, settings, booker, &email_key, &phone_key, &source_key)?;
+    let identity = contact::identity(
         &input.client.email,
-        &input.client.phone,
-        now,
-    )?;
-    if holds >= i64::from(settings.abuse.max_holds_per_client) {
-        return Err(AppError::conflict(
-            "too_many_holds",
-            "This email or phone number already holds unpaid bookings; pay or cancel one first.",
-        ));
-    }
-    let client = clients::upsert(tx.conn, &input.client, now)?;
+        input.client.date_of_birth,
+        &input.client.full_name,
+    );
+    let client = clients::find_or_create(tx.conn, &input.client, &secrets::hash(&identity), now)?;
     let (token, _) = secrets::generate(SecretKind::ManageToken);
     let (channel, booked_by) = match booker {
         Actor::Client(_) => (channel::DIRECT, None),
@@ -138,6 +148,10 @@ fn create_records(
         sequence: 0,
         created_at: now,
         updated_at: now,
+        client_email_key: email_key,
+        client_phone_key: phone_key,
+        source_key,
+        cancellation_reason: None,
     };
     consultations::insert(tx.conn, &consultation)?;
     consultations::claim(tx.conn, &input.practitioner_id, slot, &consultation.id)
@@ -168,6 +182,46 @@ fn create_records(
         return Err(screening_used());
     }
     Ok((consultation, deposit, token))
+}
+
+/// No one source holds the diary: live unpaid holds are capped per contact
+/// (email or phone, however written), per client address for anonymous
+/// bookings, and per partner key.
+fn check_hold_caps(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    booker: &Actor,
+    email_key: &str,
+    phone_key: &str,
+    source_key: &str,
+) -> Result<(), AppError> {
+    let caps = &settings.abuse;
+    let refuse = |detail: &str| Err(AppError::conflict("too_many_holds", detail));
+    if consultations::live_holds_for_contact(tx.conn, email_key, phone_key, tx.now)?
+        >= i64::from(caps.max_holds_per_client)
+    {
+        return refuse(
+            "This email or phone number already holds unpaid bookings; pay or cancel one first.",
+        );
+    }
+    if !source_key.is_empty()
+        && consultations::live_holds_from_source(tx.conn, source_key, tx.now)?
+            >= i64::from(caps.max_holds_per_address)
+    {
+        return refuse(
+            "Too many unpaid bookings were made from this address; pay or cancel one first.",
+        );
+    }
+    if let Actor::Partner(key) = booker {
+        if consultations::live_holds_by_key(tx.conn, key, tx.now)?
+            >= i64::from(caps.max_holds_per_partner)
+        {
+            return refuse(
+                "This partner holds too many unpaid bookings; let some be paid or lapse first.",
+            );
+        }
+    }
+    Ok(())
 }
 
 fn screening_used() -> AppError {
@@ -210,14 +264,14 @@ pub async fn create(
 ) -> Result<Reply, AppError> {
     let provider = app.payments.name();
     let settings = app.settings.clone();
-    let ttl = app.idempotency_ttl();
+    let terms = app.idempotency_terms();
     let render = std::sync::Arc::new(render);
     let r = render.clone();
 
     // Phase 1: the records, claims and screening, in one transaction.
     let began = app
         .write(move |tx| {
-            let ticket = match idempotency::start(tx, request.as_ref(), ttl)? {
+            let ticket = match idempotency::start(tx, request.as_ref(), terms)? {
                 Start::Replay(reply) => return Ok(Began::Replayed(reply)),
                 Start::Fresh(ticket) => ticket,
             };
@@ -316,7 +370,7 @@ fn resume(
     tx: &mut Tx<'_>,
     ticket: Option<&Ticket>,
 ) -> Result<Option<(Consultation, Deposit, String)>, AppError> {
-    let Some(id) = ticket.and_then(|t| t.resource_id.as_deref()) else {
+    let Some(id) = ticket.and_then(|t| t.resource_id()) else {
         return Ok(None);
     };
     let Some(c) = consultations::get(tx.conn, id)? else {

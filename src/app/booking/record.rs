@@ -42,6 +42,12 @@ impl Booking {
     }
 }
 
+impl crate::app::idempotency::Subject for Booking {
+    fn subject_id(&self) -> Option<&str> {
+        Some(&self.consultation.id)
+    }
+}
+
 /// Whether `actor` may see and act on the consultation.
 pub fn may_act_on(c: &Consultation, actor: &Actor) -> bool {
     match actor {

@@ -1,0 +1,12 @@
+DROP INDEX idempotency_keys_subject;
+ALTER TABLE idempotency_keys DROP COLUMN subject_id;
+DROP INDEX consultations_pending_partner;
+DROP INDEX consultations_pending_source;
+DROP INDEX consultations_pending_phone;
+DROP INDEX consultations_pending_email;
+CREATE INDEX consultations_contact_email ON consultations (lower(client_email));
+CREATE INDEX consultations_contact_phone ON consultations (client_phone);
+ALTER TABLE consultations DROP COLUMN cancellation_reason;
+ALTER TABLE consultations DROP COLUMN source_key;
+ALTER TABLE consultations DROP COLUMN client_phone_key;
+ALTER TABLE consultations DROP COLUMN client_email_key;
