@@ -135,6 +135,16 @@ impl TestApp {
         self.restart_with(|_| {}).await
     }
 
+    /// Stops this server at once, dropping the requests in flight (as a
+    /// crash would, but for the process), and starts a new one on the same
+    /// database, settings and clock.
+    pub async fn crash_and_restart(self) -> TestApp {
+        self.handle.stop(false).await;
+        let (settings, clock, db) = (self.settings.clone(), self.clock.clone(), self.db.clone());
+        drop(self);
+        start(settings, clock, db)
+    }
+
     /// Like [`TestApp::restart`], with settings changed for the new start.
     pub async fn restart_with(self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         self.handle.stop(true).await;

@@ -15,6 +15,10 @@ use crate::helpers::{spawn_app, spawn_app_with, Answer, TestApp};
 const SECRET: &str = "whsec_test_secret";
 
 pub async fn stripe_app() -> (TestApp, FakeStripe) {
+    stripe_app_timing_out_after(StdDuration::from_millis(800)).await
+}
+
+async fn stripe_app_timing_out_after(timeout: StdDuration) -> (TestApp, FakeStripe) {
     let fake = FakeStripe::start();
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
@@ -23,11 +27,76 @@ pub async fn stripe_app() -> (TestApp, FakeStripe) {
             publishable_key: Some("pk_test_clinic".into()),
             webhook_secret: SECRET.into(),
             api_base: Some(base),
-            timeout: StdDuration::from_millis(800),
+            timeout,
         })
     })
     .await;
     (app, fake)
+}
+
+#[tokio::test]
+async fn a_retry_after_a_crash_mid_booking_takes_the_key_over_within_seconds() {
+    let (app, fake) = stripe_app_timing_out_after(StdDuration::from_secs(5)).await;
+    let slot = first_slot(&app).await;
+    let token = screening_token(&app, DOB).await;
+    let body = booking_body(&slot, &token, "crash@example.com");
+    // Stripe is slow to answer; the server dies while it waits.
+    fake.fail_next(1, Failure::Timeout(StdDuration::from_secs(4)));
+    let url = app.url("/v1/consultations");
+    let (client, first_body) = (app.client.clone(), body.clone());
+    let first = tokio::spawn(async move {
+        client
+            .post(url)
+            .header("Idempotency-Key", "crash-1")
+            .json(&first_body)
+            .send()
+            .await
+    });
+    tokio::time::sleep(StdDuration::from_millis(700)).await;
+    let app = app.crash_and_restart().await;
+    assert!(
+        first.await.unwrap().is_err(),
+        "the first attempt got no answer"
+    );
+    let retry = || async {
+        app.send(
+            app.client
+                .post(app.url("/v1/consultations"))
+                .header("Idempotency-Key", "crash-1")
+                .json(&body),
+        )
+        .await
+    };
+    // While the dead attempt's lease runs (Stripe's time-out and a margin),
+    // the key is in flight…
+    retry()
+        .await
+        .assert_problem(409, "idempotency_key_in_flight");
+    // …and seconds later the retry takes it over and finishes that booking.
+    app.clock.advance(Duration::seconds(11));
+    let done = retry().await;
+    assert_eq!(done.status, 201, "{}", done.text);
+    let staff = app.key(Role::Staff).await;
+    let live = live_bookings(&app, &staff).await;
+    assert_eq!(live.len(), 1, "one booking, not two: {live:?}");
+    assert_eq!(live[0]["id"], done.body["id"]);
+    assert_eq!(
+        fake.payment_intents().len(),
+        1,
+        "asked of Stripe once, idempotently"
+    );
+    let token = done.body["manage_token"].as_str().unwrap();
+    let seen = app
+        .get(
+            &format!("/v1/consultations/{}", live[0]["id"].as_str().unwrap()),
+            Some(token),
+        )
+        .await;
+    assert_eq!(seen.status, 200, "the answer's manage token works");
+    // And it is the stored answer from then on.
+    let again = retry().await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["id"], done.body["id"]);
 }
 
 async fn deliver(app: &TestApp, body: &str, signature: &str) -> Answer {
