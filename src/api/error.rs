@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::stranded::StrandedBooking;
 use crate::app::idempotency::StoredResponse;
 use crate::app::AppError;
 use crate::db::DbError;
@@ -92,6 +93,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(nullable = false, max_items = 10)]
     pub reasons: Vec<Reason>,
+    /// The live bookings a schedule change would strand, when the code is
+    /// `bookings_stranded`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(nullable = false)]
+    pub stranded_bookings: Vec<StrandedBooking>,
 }
 
 /// Every way a request can fail.
@@ -125,6 +131,8 @@ pub enum ApiError {
     Unprocessable { code: &'static str, detail: String },
     #[error("ineligible")]
     Ineligible(Vec<Reason>),
+    #[error("bookings stranded")]
+    Stranded(Vec<StrandedBooking>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("upstream failure {code}: {detail}")]
@@ -188,6 +196,7 @@ impl ApiError {
             Self::NotAcceptable => "not_acceptable",
             Self::Unprocessable { code, .. } => code,
             Self::Ineligible(_) => "ineligible",
+            Self::Stranded(_) => "bookings_stranded",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::BadGateway { code, .. } => code,
             Self::Unavailable { code, .. } => code,
@@ -211,6 +220,7 @@ impl ApiError {
             Self::NotAcceptable => "Not acceptable",
             Self::Unprocessable { .. } => "Unprocessable request",
             Self::Ineligible(_) => "Not eligible for treatment",
+            Self::Stranded(_) => "Bookings would be stranded",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::BadGateway { .. } => "Upstream failure",
             Self::Unavailable { .. } => "Service unavailable",
@@ -234,6 +244,10 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests; retry after {retry_after_secs} seconds.")
             }
+            Self::Stranded(b) => format!(
+                "{} live booking(s) would be left outside the diary; say on_stranded_bookings: keep or cancel, or move them first.",
+                b.len()
+            ),
             Self::Ineligible(reasons) => reasons
                 .iter()
                 .map(|r| r.message.as_str())
@@ -266,6 +280,10 @@ impl ApiError {
                 Self::Ineligible(reasons) => reasons.clone(),
                 _ => Vec::new(),
             },
+            stranded_bookings: match self {
+                Self::Stranded(b) => b.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -286,7 +304,7 @@ impl ResponseError for ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::Stranded(_) => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -377,6 +395,7 @@ impl From<AppError> for ApiError {
             }
             AppError::Refused { code, detail } => Self::Unprocessable { code, detail },
             AppError::Ineligible(reasons) => Self::Ineligible(reasons),
+            AppError::Stranded(b) => Self::Stranded(b.into_iter().map(Into::into).collect()),
             AppError::Conflict { code, detail } => Self::Conflict { code, detail },
             AppError::Gone { code, detail } => Self::Gone { code, detail },
             AppError::RateLimited { retry_after_secs } => {

@@ -25,6 +25,7 @@ pub mod responses;
 pub mod routes;
 pub mod schedule;
 pub mod screenings;
+pub mod stranded;
 pub mod stripe_webhook;
 pub mod treatments;
 pub mod validation;

@@ -52,6 +52,14 @@ impl DepositRecord {
     }
 }
 
+/// Whether the deposit's consultation is still to happen (held or
+/// confirmed): its deposit is then neither redeemed nor refunded on its
+/// own — the booking has to be attended, or cancelled, first.
+fn booking_is_live(conn: &mut DbConnection, d: &Deposit) -> Result<bool, AppError> {
+    let c = consultations::get(conn, &d.consultation_id)?.ok_or(DbError::NotFound)?;
+    Ok(c.status.holds_slot())
+}
+
 /// Staff record a deposit taken by phone or at the desk (manual provider).
 pub async fn record_manual_payment(
     app: &App,
@@ -101,6 +109,12 @@ pub async fn redeem(
         let Some(to) = d.status.after(DepositTransition::Redeem) else {
             return Err(not_allowed(&d, DepositTransition::Redeem));
         };
+        if booking_is_live(tx.conn, &d)? {
+            return Err(AppError::conflict(
+                "consultation_not_attended",
+                "A deposit is redeemed against a treatment at or after its consultation: mark the consultation attended first.",
+            ));
+        }
         if refund_under_way(tx.conn, &d.id)? {
             return Err(AppError::conflict(
                 "refund_in_progress",
@@ -169,7 +183,17 @@ pub async fn refund(
             let ask_provider = if resumed {
                 true
             } else {
-                match tx.savepoint(|tx| reserve_refund(tx, &deposit_id, &reason, &by)) {
+                let reserved = tx.savepoint(|tx| {
+                    let d = load_locked(tx.conn, &deposit_id)?;
+                    if booking_is_live(tx.conn, &d)? {
+                        return Err(AppError::conflict(
+                            "booking_live",
+                            "This deposit belongs to a booking still to come: cancel the booking instead (a cancellation by the clinic refunds the deposit), or mark it attended first.",
+                        ));
+                    }
+                    reserve_refund(tx, &deposit_id, &reason, &by)
+                });
+                match reserved {
                     Ok(ask) => ask,
                     Err(e) => {
                         return idempotency::settle_failure(tx, ticket.as_ref(), &r, e)

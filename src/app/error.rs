@@ -3,6 +3,17 @@
 
 use crate::db::DbError;
 use crate::domain::eligibility::Reason;
+
+/// A live booking a schedule change would leave outside opening hours or
+/// inside a closure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrandedBooking {
+    pub consultation_id: String,
+    pub practitioner_id: String,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub status: crate::domain::consultation::Status,
+}
 use crate::payments::PaymentError;
 
 /// One invalid field of a request.
@@ -45,6 +56,10 @@ pub enum AppError {
     /// The client may not be treated on that date (the reasons say why).
     #[error("ineligible")]
     Ineligible(Vec<Reason>),
+    /// A schedule change would leave live bookings outside the diary; the
+    /// request did not say what to do with them.
+    #[error("bookings stranded")]
+    Stranded(Vec<StrandedBooking>),
     /// The request conflicts with the current state.
     #[error("conflict {code}: {detail}")]
     Conflict { code: &'static str, detail: String },

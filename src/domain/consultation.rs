@@ -3,8 +3,14 @@
 //! ```text
 //! pending_deposit ──paid──▶ confirmed ──▶ attended | no_show | cancelled
 //!        │  └──cancel──▶ cancelled
-//!        └──hold lapses──▶ expired
+//!        └──hold lapses──▶ expired ──rebook──▶ confirmed
+//!                              └──cancel──▶ cancelled
 //! ```
+//!
+//! An expired booking can be rebooked or cancelled only when its deposit
+//! was paid after all (it lapsed, was paid, and lost its slot): the client
+//! holds credit and chooses a new slot or the refund. The app checks the
+//! deposit; this table says which moves exist.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,6 +38,8 @@ pub enum Transition {
     Cancel,
     HoldLapsed,
     Reschedule,
+    /// A new slot for an expired booking whose deposit was paid.
+    Rebook,
 }
 
 impl Status {
@@ -73,6 +81,8 @@ impl Status {
             (PendingDeposit, HoldLapsed) => Some(Expired),
             (PendingDeposit | Confirmed, Cancel) => Some(Cancelled),
             (PendingDeposit | Confirmed, Reschedule) => Some(self),
+            (Expired, Rebook) => Some(Confirmed),
+            (Expired, Cancel) => Some(Cancelled),
             (Confirmed, Attend) => Some(Attended),
             (Confirmed, MarkNoShow) => Some(NoShow),
             _ => None,
@@ -89,6 +99,7 @@ impl Transition {
             Self::Cancel => "cancel",
             Self::HoldLapsed => "expire",
             Self::Reschedule => "reschedule",
+            Self::Rebook => "rebook",
         }
     }
 }
@@ -110,6 +121,8 @@ mod tests {
             (Confirmed, Attend, Attended),
             (Confirmed, MarkNoShow, NoShow),
             (Confirmed, Reschedule, Confirmed),
+            (Expired, Rebook, Confirmed),
+            (Expired, Cancel, Cancelled),
         ];
         let transitions = [
             DepositPaid,
@@ -118,6 +131,7 @@ mod tests {
             Cancel,
             HoldLapsed,
             Reschedule,
+            Rebook,
         ];
         for from in Status::ALL {
             for t in transitions {

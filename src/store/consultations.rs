@@ -377,6 +377,35 @@ pub fn live_holds_by_key(
         .get_result(db))?)
 }
 
+/// Bookings still to come that hold their slot (confirmed, or pending with
+/// a live hold), overlapping `range`, of one practitioner or all.
+pub fn live_overlapping(
+    conn: &mut DbConnection,
+    practitioner_id: Option<&str>,
+    range: Interval,
+    now: DateTime<Utc>,
+) -> Result<Vec<Consultation>, DbError> {
+    let rows: Vec<Row> = crate::native!(conn, |db| {
+        let mut q = consultations::table
+            .filter(consultations::starts_at.lt(to_db(range.ends_at)))
+            .filter(consultations::ends_at.gt(to_db(range.starts_at)))
+            .filter(consultations::starts_at.gt(to_db(now)))
+            .filter(
+                consultations::status
+                    .eq(Status::Confirmed.as_str())
+                    .or(is_pending().and(consultations::hold_expires_at.gt(to_db(now)))),
+            )
+            .select(Row::as_select())
+            .order((consultations::starts_at.asc(), consultations::id.asc()))
+            .into_boxed();
+        if let Some(p) = practitioner_id {
+            q = q.filter(consultations::practitioner_id.eq(p.to_owned()));
+        }
+        q.load(db)
+    })?;
+    rows.into_iter().map(Consultation::try_from).collect()
+}
+
 /// The ids of a client's consultations.
 pub fn ids_of_client(conn: &mut DbConnection, client_id: &str) -> Result<Vec<String>, DbError> {
     Ok(crate::native!(conn, |db| consultations::table

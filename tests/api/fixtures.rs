@@ -109,3 +109,22 @@ pub async fn live_bookings(app: &TestApp, staff: &str) -> Vec<Value> {
     }
     out
 }
+
+/// Moves the clock to the appointment and staff mark it attended (after
+/// which its deposit may be redeemed or refunded on its own).
+pub async fn attend(app: &TestApp, booking: &Value, staff: &str) {
+    let starts: chrono::DateTime<chrono::Utc> =
+        booking["starts_at"].as_str().unwrap().parse().unwrap();
+    if app.now() < starts {
+        app.clock.set(starts + chrono::Duration::minutes(5));
+    }
+    let id = booking["id"].as_str().unwrap();
+    let done = app
+        .post(
+            &format!("/v1/consultations/{id}/attended"),
+            Some(staff),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(done.body["status"], "attended", "{}", done.text);
+}

@@ -16,4 +16,5 @@ mod receiver;
 mod robustness;
 mod screenings;
 mod security;
+mod stranding;
 mod webhooks;

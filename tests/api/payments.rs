@@ -389,6 +389,12 @@ async fn refunds_go_through_stripe_once() {
     succeed(&app, &fake, &pi, "evt_paid").await;
     let deposit = booking["deposit"]["id"].as_str().unwrap();
     let path = format!("/v1/deposits/{deposit}/refund");
+    // While the consultation is still to come, its deposit is not refunded
+    // on its own: the booking is cancelled (or attended) first.
+    app.post(&path, Some(&staff), &json!({"reason": "Goodwill"}))
+        .await
+        .assert_problem(409, "booking_live");
+    attend(&app, &booking, &staff).await;
 
     fake.fail_next(1, Failure::ServerError);
     let failed = app
@@ -641,6 +647,7 @@ async fn concurrent_redemptions_and_refunds_settle_a_deposit_once() {
     let paid = pay_manually(&app, &booking, &staff).await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     assert_eq!(paid.body["status"], "paid");
+    attend(&app, &booking, &staff).await;
     let deposit = booking["deposit"]["id"].as_str().unwrap();
     let treatment = app
         .get("/v1/treatments/facial-asymmetry-correction", None)

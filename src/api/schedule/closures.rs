@@ -16,6 +16,8 @@ use crate::app::{schedule, App};
 use crate::domain::slots::{local_midnight, Interval};
 use crate::store::practitioners::{self as store, ClosureRow};
 
+use crate::api::stranded::{listed, OnStrandedBookings, StrandedBooking};
+
 /// A period when bookings cannot be made.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Closure {
@@ -78,6 +80,31 @@ pub struct ClosureInput {
     pub to_date: Option<NaiveDate>,
     #[schema(min_length = 1, max_length = 200)]
     pub reason: String,
+    /// Only report which live bookings fall inside the closure; change
+    /// nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// What to do with those bookings (default: refuse the closure).
+    #[serde(default)]
+    pub on_stranded_bookings: OnStrandedBookings,
+}
+
+/// What a closure would strand (a dry run).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosureImpact {
+    /// Always true: nothing was changed.
+    pub dry_run: bool,
+    /// Live bookings inside the closure.
+    pub stranded_bookings: Vec<StrandedBooking>,
+}
+
+/// A new closure, with the live bookings inside it (kept or cancelled).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedClosure {
+    #[serde(flatten)]
+    pub closure: Closure,
+    pub stranded_bookings: Vec<StrandedBooking>,
+    pub on_stranded_bookings: OnStrandedBookings,
 }
 
 impl Validate for ClosureInput {
@@ -183,17 +210,21 @@ pub async fn list_closures(
 
 /// Add a closure
 ///
-/// Blocks new bookings in a period (a holiday, training, a broken
-/// machine). Bookings already made in it are kept: cancel them on the
-/// clinic's side if needed.
+/// Blocks bookings in a period (a holiday, training, a broken machine). A
+/// closure over live bookings (confirmed, or held while the deposit is
+/// paid) is refused with 409 `bookings_stranded`, listing them, unless
+/// `on_stranded_bookings` says to `keep` them (as exceptions) or `cancel`
+/// them (on the clinic's side: a paid deposit is refunded). `dry_run: true`
+/// shows the impact (200) and changes nothing.
 #[utoipa::path(
     operation_id = "createClosure",
     tag = "Schedule",
     request_body = ClosureInput,
     responses(
-        (status = 201, description = "Created", body = Closure,
+        (status = 201, description = "Created", body = CreatedClosure,
             headers(("Location" = String, description = "URL of the closure"))),
-        ProblemResponses<400, 401, 403, 413, 415, 422>,
+        (status = 200, description = "A dry run: what the closure would strand", body = ClosureImpact),
+        ProblemResponses<400, 401, 403, 409, 413, 415, 422>,
     ),
     security(("api_key" = []))
 )]
@@ -223,16 +254,33 @@ pub async fn create_closure(
         }
     };
     let pid = input.practitioner_id.map(|p| p.to_string());
-    let row = schedule::create_closure(
+    let change = schedule::create_closure(
         &app,
-        &staff.identity.label(),
+        &staff.identity,
         pid,
         period,
         input.reason.trim(),
+        input.on_stranded_bookings.into(),
+        input.dry_run,
     )
     .await?;
+    let stranded_bookings = listed(change.stranded);
+    let Some(row) = change.value else {
+        return Ok(HttpResponse::Ok().json(ClosureImpact {
+            dry_run: true,
+            stranded_bookings,
+        }));
+    };
     let closure = Closure::from(row);
-    Ok(created(&format!("/v1/closures/{}", closure.id), &closure))
+    let location = format!("/v1/closures/{}", closure.id);
+    Ok(created(
+        &location,
+        &CreatedClosure {
+            closure,
+            stranded_bookings,
+            on_stranded_bookings: change.handled.into(),
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

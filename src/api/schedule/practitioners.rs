@@ -19,6 +19,8 @@ use crate::domain::slots::{parse_weekday, weekday_name, OpeningWindow};
 use crate::domain::GRID_MINUTES;
 use crate::store::practitioners as store;
 
+use crate::api::stranded::{listed, OnStrandedBookings, StrandedBooking};
+
 /// Someone consultations are booked with.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Practitioner {
@@ -121,7 +123,38 @@ pub struct OpeningHours {
     pub windows: Vec<Window>,
 }
 
-impl Validate for OpeningHours {
+/// New opening hours as staff write them.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"windows": [
+    {"weekday": "tuesday", "opens": "09:00", "closes": "17:00"}
+], "on_stranded_bookings": "refuse"}))]
+pub struct OpeningHoursInput {
+    /// Every window; windows on the same day must not overlap.
+    #[schema(max_items = 70)]
+    pub windows: Vec<Window>,
+    /// Only report which live bookings the new hours would leave outside
+    /// opening hours; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// What to do with those bookings (default: refuse the change).
+    #[serde(default)]
+    pub on_stranded_bookings: OnStrandedBookings,
+}
+
+/// The schedule after a change (or, for a dry run, as proposed).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OpeningHoursChange {
+    pub windows: Vec<Window>,
+    /// True when nothing was changed.
+    pub dry_run: bool,
+    /// Live bookings the hours leave outside opening hours: kept or
+    /// cancelled as asked (for a dry run, what would be).
+    pub stranded_bookings: Vec<StrandedBooking>,
+    pub on_stranded_bookings: OnStrandedBookings,
+}
+
+impl Validate for OpeningHoursInput {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
         if self.windows.len() > 70 {
@@ -299,16 +332,20 @@ pub async fn update_practitioner(
 
 /// Set opening hours
 ///
-/// Replaces the practitioner's whole weekly schedule. Existing bookings are
-/// kept; only new availability changes.
+/// Replaces the practitioner's whole weekly schedule. A change that would
+/// leave live bookings (confirmed, or held while the deposit is paid)
+/// outside the new hours is refused with 409 `bookings_stranded`, listing
+/// them, unless `on_stranded_bookings` says to `keep` them (as exceptions)
+/// or `cancel` them (on the clinic's side: a paid deposit is refunded).
+/// `dry_run: true` shows the impact and changes nothing.
 #[utoipa::path(
     operation_id = "setOpeningHours",
     tag = "Schedule",
     params(PractitionerPath),
-    request_body = OpeningHours,
+    request_body = OpeningHoursInput,
     responses(
-        (status = 200, description = "The new schedule", body = OpeningHours),
-        ProblemResponses<400, 401, 403, 404, 413, 415, 422>,
+        (status = 200, description = "The new schedule (or the preview of it)", body = OpeningHoursChange),
+        ProblemResponses<400, 401, 403, 404, 409, 413, 415, 422>,
     ),
     security(("api_key" = []))
 )]
@@ -317,18 +354,24 @@ pub async fn set_opening_hours(
     app: web::Data<App>,
     staff: StaffKey,
     path: web::Path<PractitionerPath>,
-    body: ValidJson<OpeningHours>,
+    body: ValidJson<OpeningHoursInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.id.to_string();
-    let windows: Vec<OpeningWindow> = body
-        .0
-        .windows
-        .iter()
-        .filter_map(Window::to_domain)
-        .collect();
-    let saved = schedule::set_opening_hours(&app, &staff.identity.label(), &id, windows).await?;
-    Ok(HttpResponse::Ok().json(OpeningHours {
-        windows: saved.iter().map(Window::from_domain).collect(),
+    let input = body.0;
+    let windows: Vec<OpeningWindow> = input.windows.iter().filter_map(Window::to_domain).collect();
+    let change = schedule::set_opening_hours(
+        &app,
+        &staff.identity,
+        &path.id.to_string(),
+        windows,
+        input.on_stranded_bookings.into(),
+        input.dry_run,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(OpeningHoursChange {
+        windows: change.value.iter().map(Window::from_domain).collect(),
+        dry_run: change.dry_run,
+        stranded_bookings: listed(change.stranded),
+        on_stranded_bookings: change.handled.into(),
     }))
 }
 

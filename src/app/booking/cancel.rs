@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::db::DbError;
 use crate::domain::actor::Actor;
 use crate::domain::consultation::{Status, Transition};
-use crate::domain::deposit::DepositTransition;
+use crate::domain::deposit::{DepositStatus, DepositTransition};
 use crate::domain::event_types::{BookingChange, EventType};
 use crate::domain::policy::{self, CancelledBy, DepositAction};
 use crate::store::consultations::{self, StatusChange};
@@ -51,15 +51,57 @@ impl idempotency::Subject for Cancellation {
 struct Decided {
     cancellation: Cancellation,
     /// The deposit's provider payment to withdraw, or to refund.
-    after_commit: AfterCommit,
+    after_commit: FollowUp,
 }
 
-enum AfterCommit {
+/// What a committed cancellation leaves to do with the payment provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowUp {
     Nothing,
     /// Withdraw an unpaid payment request so it cannot be paid later.
     Withdraw(String),
     /// Ask the provider for the reserved refund of this deposit.
     Refund(String),
+}
+
+impl FollowUp {
+    /// Does it; returns whether a refund was made now (a refund the provider
+    /// could not make yet stays reserved, and the periodic task retries it).
+    pub async fn run(self, app: &App) -> bool {
+        match self {
+            FollowUp::Nothing => false,
+            FollowUp::Withdraw(payment) => {
+                if let Err(e) = app.payments.cancel_payment(&payment).await {
+                    tracing::warn!(error = %e, "could not withdraw a payment request");
+                }
+                false
+            }
+            FollowUp::Refund(deposit_id) => match complete_refund(app, &deposit_id).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "refund reserved on cancellation; will be retried");
+                    false
+                }
+            },
+        }
+    }
+}
+
+/// Cancels a booking as `actor`, inside a unit of work the caller runs (a
+/// schedule change cancelling what it would strand); returns what is left
+/// to do once it commits.
+pub fn cancel_within(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    id: &str,
+    actor: &Actor,
+    reason: Option<String>,
+) -> Result<FollowUp, AppError> {
+    let command = CancelCommand {
+        dry_run: false,
+        reason,
+    };
+    Ok(decide(tx, settings, id, actor, &command)?.after_commit)
 }
 
 fn decide(
@@ -71,13 +113,21 @@ fn decide(
 ) -> Result<Decided, AppError> {
     let (mut c, d) = load_for_update(tx.conn, id, actor)?;
     holds::settle_lapsed(tx, &mut c)?;
-    if c.status.after(Transition::Cancel).is_none() {
+    // An expired booking can be cancelled only to take back credit: a
+    // deposit paid after its slot was lost.
+    let credit = c.status == Status::Expired && d.status == DepositStatus::Paid;
+    if c.status.after(Transition::Cancel).is_none() || (c.status == Status::Expired && !credit) {
         return Err(illegal(&c, Transition::Cancel));
     }
     let notice = settings.booking.cancellation_notice_hours;
     let by = actor.cancelled_by();
-    let action = policy::on_cancel(d.status, by, c.starts_at, notice, tx.now);
-    let late = policy::is_late(c.starts_at, notice, tx.now);
+    // Credit from a lost slot is always refunded: the clinic lost nothing.
+    let action = if credit {
+        DepositAction::Refund
+    } else {
+        policy::on_cancel(d.status, by, c.starts_at, notice, tx.now)
+    };
+    let late = !credit && policy::is_late(c.starts_at, notice, tx.now);
     let deadline = policy::cancellation_deadline(c.starts_at, notice);
     if command.dry_run {
         return Ok(Decided {
@@ -89,7 +139,7 @@ fn decide(
                 refund_pending: false,
                 booking: Booking::of(tx.conn, c)?,
             },
-            after_commit: AfterCommit::Nothing,
+            after_commit: FollowUp::Nothing,
         });
     }
     let moved = consultations::set_status(
@@ -124,7 +174,7 @@ fn decide(
         }
         Ok::<_, DbError>(())
     };
-    let mut after_commit = AfterCommit::Nothing;
+    let mut after_commit = FollowUp::Nothing;
     match action {
         DepositAction::Release => {
             settle(
@@ -133,7 +183,7 @@ fn decide(
                 BookingChange::DepositCancelled,
             )?;
             if let Some(payment) = &d.provider_payment_id {
-                after_commit = AfterCommit::Withdraw(payment.clone());
+                after_commit = FollowUp::Withdraw(payment.clone());
             }
         }
         DepositAction::Forfeit if !refund_under_way(tx.conn, &d.id)? => settle(
@@ -152,12 +202,12 @@ fn decide(
                 (CancelledBy::Client, _) => "cancelled by the client",
             };
             if reserve_refund(tx, &d.id, reason, &actor.label())? {
-                after_commit = AfterCommit::Refund(d.id.clone());
+                after_commit = FollowUp::Refund(d.id.clone());
             }
         }
         DepositAction::Forfeit | DepositAction::None => {}
     }
-    let refund_pending = matches!(after_commit, AfterCommit::Refund(_));
+    let refund_pending = matches!(after_commit, FollowUp::Refund(_));
     Ok(Decided {
         cancellation: Cancellation {
             dry_run: false,
@@ -218,37 +268,24 @@ pub async fn cancel(
         Began::Decided(reply, decided, ticket) => (reply, decided, ticket),
     };
     let decided = *decided;
-    match decided.after_commit {
-        AfterCommit::Nothing => Ok(reply),
-        AfterCommit::Withdraw(payment) => {
-            if let Err(e) = app.payments.cancel_payment(&payment).await {
-                tracing::warn!(error = %e, "could not withdraw a payment request");
-            }
-            Ok(reply)
-        }
-        AfterCommit::Refund(deposit_id) => match complete_refund(app, &deposit_id).await {
-            Ok(_) => {
-                let mut cancellation = decided.cancellation;
-                app.write(move |tx| {
-                    cancellation.refund_pending = false;
-                    cancellation.booking =
-                        Booking::load(tx.conn, &cancellation.booking.consultation.id)?
-                            .ok_or(DbError::NotFound)?;
-                    let response = (render.ok)(&cancellation)?;
-                    if let Some(t) = &ticket {
-                        idempotency::amend(tx, t, &response)?;
-                    }
-                    Ok(Reply {
-                        response,
-                        replayed: false,
-                    })
-                })
-                .await
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "refund reserved on cancellation; will be retried");
-                Ok(reply)
-            }
-        },
+    let refunding = matches!(decided.after_commit, FollowUp::Refund(_));
+    if !decided.after_commit.run(app).await || !refunding {
+        return Ok(reply);
     }
+    // The provider made the refund: the stored answer says so from now on.
+    let mut cancellation = decided.cancellation;
+    app.write(move |tx| {
+        cancellation.refund_pending = false;
+        cancellation.booking = Booking::load(tx.conn, &cancellation.booking.consultation.id)?
+            .ok_or(DbError::NotFound)?;
+        let response = (render.ok)(&cancellation)?;
+        if let Some(t) = &ticket {
+            idempotency::amend(tx, t, &response)?;
+        }
+        Ok(Reply {
+            response,
+            replayed: false,
+        })
+    })
+    .await
 }

@@ -12,7 +12,7 @@ mod record;
 mod reschedule;
 mod rules;
 
-pub use self::cancel::{cancel, CancelCommand, Cancellation};
+pub use self::cancel::{cancel, cancel_within, CancelCommand, Cancellation, FollowUp};
 pub use self::create::{create, Booked, NewBooking};
 pub use self::outcome::record_outcome;
 pub use self::record::{find, get, load, load_for_update, may_act_on, Booking};

@@ -9,10 +9,12 @@ use crate::app::idempotency::{IdempotentRequest, Render, Reply};
 use crate::app::{App, AppError};
 use crate::db::DbError;
 use crate::domain::actor::Actor;
-use crate::domain::consultation::Transition;
+use crate::domain::consultation::{Status, Transition};
+use crate::domain::deposit::DepositStatus;
 use crate::domain::event_types::EventType;
 use crate::domain::policy;
-use crate::store::{consultations, screenings};
+use crate::store::consultations::{self, StatusChange};
+use crate::store::screenings;
 
 /// Where to move a booking.
 #[derive(Debug, Clone)]
@@ -24,7 +26,9 @@ pub struct RescheduleCommand {
 
 /// Moves a booking to another free slot. Clients and partners may move it
 /// up to the cancellation deadline, staff at any time; the new date is
-/// judged like a new booking's (slot offered, client old enough on it).
+/// judged like a new booking's (slot offered, client old enough on it). An
+/// expired booking whose deposit was paid after its slot was lost is
+/// rebooked (confirmed in the new slot, the deposit carrying over).
 pub async fn reschedule(
     app: &App,
     actor: &Actor,
@@ -36,13 +40,22 @@ pub async fn reschedule(
     let settings = app.settings.clone();
     let (id, actor) = (id.to_owned(), actor.clone());
     app.write_once(request, render, move |tx| {
-        let (mut c, _) = load_for_update(tx.conn, &id, &actor)?;
+        let (mut c, d) = load_for_update(tx.conn, &id, &actor)?;
         holds::settle_lapsed(tx, &mut c)?;
-        if c.status.after(Transition::Reschedule).is_none() {
+        // An expired booking whose deposit was paid after all (the hold
+        // lapsed and the slot went to someone else) holds credit: it may be
+        // rebooked into any free slot, the deposit carrying over.
+        let rebook = c.status == Status::Expired && d.status == DepositStatus::Paid;
+        let transition = if rebook {
+            Transition::Rebook
+        } else {
+            Transition::Reschedule
+        };
+        if c.status.after(transition).is_none() || (c.status == Status::Expired && !rebook) {
             return Err(illegal(&c, Transition::Reschedule));
         }
         let notice = settings.booking.cancellation_notice_hours;
-        if !actor.is_staff() && policy::is_late(c.starts_at, notice, tx.now) {
+        if !rebook && !actor.is_staff() && policy::is_late(c.starts_at, notice, tx.now) {
             return Err(AppError::conflict(
                 "outside_cancellation_window",
                 format!("Bookings can be moved up to {notice} hours before the appointment; contact the clinic."),
@@ -66,6 +79,26 @@ pub async fn reschedule(
         consultations::claim(tx.conn, &practitioner_id, slot, &c.id).map_err(slot_conflict)?;
         if !consultations::move_to(tx.conn, &c, &practitioner_id, slot, tx.now)? {
             return Err(concurrent_update());
+        }
+        if rebook {
+            let change = StatusChange {
+                end_reason: Some(None),
+                ..Default::default()
+            };
+            consultations::set_status(
+                tx.conn,
+                &c.id,
+                Status::Expired,
+                Status::Confirmed,
+                change,
+                tx.now,
+            )?;
+            tx.consultation_changed(
+                &actor.label(),
+                EventType::ConsultationConfirmed,
+                &c.id,
+                Some(&c),
+            )?;
         }
         tx.consultation_changed(
             &actor.label(),

@@ -71,6 +71,7 @@ fn past(t: Transition) -> &'static str {
         Transition::Cancel => "cancelled",
         Transition::HoldLapsed => "expired",
         Transition::Reschedule => "rescheduled",
+        Transition::Rebook => "rebooked",
     }
 }
 

@@ -193,6 +193,30 @@ pub fn overlaps(a: &Interval, b: &Interval) -> bool {
     a.starts_at.max(b.starts_at) < a.ends_at.min(b.ends_at)
 }
 
+/// Whether opening hours cover `booking` on its clinic-local date: it lies
+/// inside one window, or inside windows of that day that meet or overlap
+/// (after the DST rules of the module docs).
+pub fn within_hours(tz: Tz, windows: &[OpeningWindow], booking: &Interval) -> bool {
+    let date = booking.starts_at.with_timezone(&tz).date_naive();
+    let day = date.weekday();
+    let mut open: Vec<Interval> = windows
+        .iter()
+        .filter(|w| w.weekday == day)
+        .filter_map(|w| w.interval_on(tz, date))
+        .collect();
+    open.sort_by_key(|i| i.starts_at);
+    let mut covered_until = booking.starts_at;
+    for i in open {
+        if i.starts_at <= covered_until && i.ends_at > covered_until {
+            covered_until = i.ends_at;
+        }
+        if covered_until >= booking.ends_at {
+            return true;
+        }
+    }
+    false
+}
+
 /// A UTC instant shown in the clinic's time zone.
 pub fn local(slot_time: DateTime<Utc>, tz: Tz) -> DateTime<Tz> {
     slot_time.with_timezone(&tz)

@@ -1341,3 +1341,27 @@ proptest::proptest! {
         proptest::prop_assert_eq!(shared, overlaps(&ia, &ib));
     }
 }
+
+#[test]
+fn bookings_are_within_hours_only_inside_a_window_of_their_day() {
+    let windows = [
+        OpeningWindow::new(Weekday::Tue, hm(9, 0), hm(12, 0)),
+        OpeningWindow::new(Weekday::Tue, hm(12, 0), hm(17, 0)),
+    ];
+    let at = |d: u32, h: u32, m: u32| {
+        London
+            .with_ymd_and_hms(2026, 12, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    // Tuesday 1 December 2026.
+    let inside = Interval::new(at(1, 10, 0), at(1, 10, 30));
+    let across_meeting_windows = Interval::new(at(1, 11, 45), at(1, 12, 15));
+    let after = Interval::new(at(1, 16, 45), at(1, 17, 15));
+    let wednesday = Interval::new(at(2, 10, 0), at(2, 10, 30));
+    assert!(within_hours(London, &windows, &inside));
+    assert!(within_hours(London, &windows, &across_meeting_windows));
+    assert!(!within_hours(London, &windows, &after));
+    assert!(!within_hours(London, &windows, &wednesday));
+    assert!(!within_hours(London, &[], &inside));
+}
