@@ -119,7 +119,11 @@ impl Validate for WebhookEndpointInput {
 impl WebhookEndpointInput {
     fn fields(&self, allow_http: bool) -> Result<EndpointFields, ApiError> {
         if !allow_http && !self.url.starts_with("https://") {
-            return Err(ApiError::field("url", "url", "must be an https:// URL"));
+            return Err(ApiError::field(
+                "url",
+                "url",
+                "must be an https:// URL (this server refuses http:// endpoints unless started with WEBHOOK_ALLOW_HTTP=true, for development)",
+            ));
         }
         let mut types: Vec<String> = self
             .event_types
@@ -393,7 +397,7 @@ pub async fn deliveries(
     app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
-    query: web::Query<DeliveryQuery>,
+    query: crate::api::extract::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

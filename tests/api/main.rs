@@ -8,6 +8,8 @@ mod fixtures;
 mod foundation;
 mod helpers;
 mod layers;
+mod operator;
+mod page;
 mod payments;
 mod privacy;
 mod properties;
