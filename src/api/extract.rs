@@ -288,6 +288,9 @@ fn required_fields<T: utoipa::PartialSchema>() -> Vec<String> {
     }
 }
 
+/// Fields of read shapes that the server owns.
+const SERVER_OWNED: &[&str] = &["id", "created_at", "updated_at", "minimum_age"];
+
 /// Turns a serde error into a field error with a JSON path.
 fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let path = e.path().to_string();
@@ -303,11 +306,14 @@ fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
         }
     };
     if let Some(name) = backticked(&message, "unknown field `") {
-        return FieldError::new(
-            join(name),
-            "unknown_field",
-            "is not a field of this request",
-        );
+        // Fields every read shape has and no write shape takes: say why, for
+        // a client that sends back what it read.
+        let why = if SERVER_OWNED.contains(&name) {
+            "is set by the server, not by a request: leave it out when sending back what GET showed"
+        } else {
+            "is not a field of this request"
+        };
+        return FieldError::new(join(name), "unknown_field", why);
     }
     if let Some(name) = backticked(&message, "missing field `") {
         return FieldError::new(join(name), "required", "is required");
@@ -617,6 +623,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(codes(err), vec![("status".into(), "unknown_field".into())]);
+        let err =
+            decode_json::<Outer>(br#"{"id":"x","name":"a","flag":true,"inner":{"email":"a@b.c"}}"#)
+                .unwrap_err();
+        match err {
+            ApiError::Validation(list) => {
+                assert_eq!(list[0].code, "unknown_field");
+                assert!(list[0].message.contains("set by the server"), "{list:?}");
+            }
+            other => panic!("{other:?}"),
+        }
         let err = decode_json::<Outer>(br#"{"name":"a","flag":"yes","inner":{"email":"a@b.c"}}"#)
             .unwrap_err();
         assert_eq!(codes(err), vec![("flag".into(), "invalid_type".into())]);
