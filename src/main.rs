@@ -193,11 +193,7 @@ fn limit_malloc_arenas() {
 
 fn serve(settings: Settings) -> Result<(), String> {
     let rt = runtime(&settings)?;
-    let clock: Arc<dyn Clock> = if settings.demo_clock {
-        Arc::new(ShiftedClock::default())
-    } else {
-        Arc::new(SystemClock)
-    };
+    let clock = clock_for(&settings);
     rt.block_on(async {
         let database = settings.database_url.masked();
         let time_zone = settings.clinic_timezone.name();
@@ -261,9 +257,19 @@ fn with_app<T>(
     rt.block_on(async {
         let db = open(&settings)?;
         let payments = clinic_api::payments::from_settings(&settings)?;
-        let app = App::new(db, Arc::new(settings), Arc::new(SystemClock), payments);
+        let clock = clock_for(&settings);
+        let app = App::new(db, Arc::new(settings), clock, payments);
         work(&app).await
     })
+}
+
+/// The system clock, or a rehearsal server's (`DEMO_CLOCK`).
+fn clock_for(settings: &Settings) -> Arc<dyn Clock> {
+    if settings.demo_clock {
+        Arc::new(ShiftedClock::default())
+    } else {
+        Arc::new(SystemClock)
+    }
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
@@ -347,6 +353,11 @@ fn purge(settings: Settings) -> Result<(), String> {
     existing(&settings)?;
     let database = settings.database_url.masked();
     let report = with_app(settings, async |app| {
+        // Retention judged on a rehearsal database's own clock, never on
+        // the real one (and not at all without DEMO_CLOCK=true there).
+        clinic_api::app::demo_clock::prepare(app)
+            .await
+            .map_err(|e| format!("cannot purge {database}: {e}"))?;
         maintenance::run_once(app).await.map_err(|e| e.to_string())
     })?;
     println!("maintenance of {database} done:");

@@ -151,6 +151,16 @@ fn commands_say_which_database_they_used_and_purge_reports_in_words() {
     );
     assert!(out.contains("unused screenings deleted"), "{out}");
     assert!(!out.contains("Report {"), "{out}");
+    // A rehearsal database (marked by its first DEMO_CLOCK run) is never
+    // purged on the real clock.
+    let (ok, _, err) = run(
+        &["purge"],
+        &[("DATABASE_URL", &url), ("DEMO_CLOCK", "true")],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["purge"], &[("DATABASE_URL", &url)]);
+    assert!(!ok);
+    assert!(err.contains("was run with DEMO_CLOCK=true"), "{err}");
 }
 
 /// Starts `clinic-api serve` and returns its stderr up to the start-up
