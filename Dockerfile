@@ -43,11 +43,13 @@ RUN mkdir -p src \
         target/release/deps/libclinic_api-* \
         target/release/.fingerprint/clinic-api-*
 
-# 2) The crate itself. migrations/ must be present: embed_migrations! reads it
-#    at compile time. openapi/ holds the committed contract.
+# 2) The crate itself. migrations/ and web/ must be present: embed_migrations!
+#    and the booking page's include_bytes! read them at compile time.
+#    openapi/ holds the committed contract.
 COPY src ./src
 COPY migrations ./migrations
 COPY openapi ./openapi
+COPY web ./web
 # touch: make sure cargo never mistakes the real sources for the dummy ones.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked \

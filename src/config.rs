@@ -146,6 +146,36 @@ pub struct ClinicContact {
     pub email: Option<String>,
 }
 
+/// The booking page: branding, the manual deposit's instructions and who
+/// may frame `/embed`.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// `#rgb` or `#rrggbb`; unset keeps the page's own colours.
+    pub primary_colour: Option<String>,
+    pub accent_colour: Option<String>,
+    /// An `https://` (or `http://`) URL, or a path on this server.
+    pub logo_url: Option<String>,
+    /// How the clinic takes a deposit with the manual provider.
+    pub manual_deposit_instructions: String,
+    /// The `frame-ancestors` sources of `/embed` (space-separated).
+    pub frame_ancestors: String,
+}
+
+/// The manual deposit's instructions unless `MANUAL_DEPOSIT_INSTRUCTIONS` says otherwise.
+pub const DEFAULT_MANUAL_INSTRUCTIONS: &str = "The clinic will contact you to take the deposit by card over the phone, or you can pay it at the desk.";
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        Self {
+            primary_colour: None,
+            accent_colour: None,
+            logo_url: None,
+            manual_deposit_instructions: DEFAULT_MANUAL_INSTRUCTIONS.to_owned(),
+            frame_ancestors: "'self'".to_owned(),
+        }
+    }
+}
+
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -173,6 +203,14 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How often background maintenance runs.
     pub maintenance_interval: Duration,
+    /// The booking page's branding and framing.
+    pub page: PageSettings,
+    /// The rehearsal clock (`app::demo_clock`): admins may move "now"
+    /// forward. Never on a database with real bookings.
+    pub demo_clock: bool,
+    /// Settings given that have no effect (or look mistyped), to warn about
+    /// at start.
+    pub warnings: Vec<String>,
 }
 
 /// A setting that could not be used, with the reason.
@@ -224,9 +262,10 @@ impl Settings {
             ));
         }
         let currency_raw = env.get("DEPOSIT_CURRENCY").unwrap_or("GBP");
-        let currency = Currency::parse(currency_raw).map_err(|reason| {
-            ConfigError::new("DEPOSIT_CURRENCY", currency_raw, reason.to_string())
-        })?;
+        let currency = Currency::parse(currency_raw)
+            .map_err(|reason| reason.to_owned())
+            .and_then(|c| c.check_two_decimal().map(|()| c))
+            .map_err(|reason| ConfigError::new("DEPOSIT_CURRENCY", currency_raw, reason))?;
 
         let booking = BookingRules {
             consultation_minutes: env.minutes("CONSULTATION_MINUTES", 30)?,
@@ -241,10 +280,7 @@ impl Settings {
             max_availability_days: env.positive("AVAILABILITY_MAX_DAYS", 31)?,
         };
 
-        let bind_addr = env.parse_with("BIND_ADDR", "127.0.0.1:8080", |v| {
-            v.parse::<SocketAddr>()
-                .map_err(|_| "expected host:port, e.g. 127.0.0.1:8080".to_owned())
-        })?;
+        let bind_addr = env.parse_with("BIND_ADDR", "127.0.0.1:8080", bind_address)?;
         let public_base_url = match env.get("PUBLIC_BASE_URL") {
             Some(raw) => {
                 let ok = (raw.starts_with("https://") || raw.starts_with("http://"))
@@ -322,6 +358,9 @@ impl Settings {
             maintenance_interval: Duration::from_secs(
                 env.positive("MAINTENANCE_INTERVAL_SECONDS", 60)?,
             ),
+            page: page_settings(&env)?,
+            demo_clock: demo_clock(&env)?,
+            warnings: warnings(&env),
         })
     }
 
@@ -332,6 +371,250 @@ impl Settings {
         settings.database_url = url;
         settings
     }
+}
+
+/// `host:port`: an IP address, or a name such as `localhost` that resolves
+/// (its first IPv4 address is preferred).
+fn bind_address(v: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = v.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let usage = "expected host:port, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or localhost:8080";
+    let (host, port) = v.rsplit_once(':').ok_or(usage)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(usage.to_owned());
+    }
+    let found: Vec<SocketAddr> = v
+        .to_socket_addrs()
+        .map_err(|e| format!("{usage} ({host} does not resolve: {e})"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{usage} ({host} resolves to no address)"))
+}
+
+/// A `#rgb` or `#rrggbb` colour.
+fn colour(env: &Env, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = env.get(name) else {
+        return Ok(None);
+    };
+    let hex = raw.strip_prefix('#').unwrap_or("");
+    if (hex.len() == 3 || hex.len() == 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(Some(raw.to_ascii_lowercase()))
+    } else {
+        Err(ConfigError::new(
+            name,
+            raw,
+            "expected a colour as #rgb or #rrggbb",
+        ))
+    }
+}
+
+fn page_settings(env: &Env) -> Result<PageSettings, ConfigError> {
+    let defaults = PageSettings::default();
+    let logo_url = match env.get("BRAND_LOGO_URL") {
+        None => None,
+        Some(raw) => {
+            let absolute = (raw.starts_with("https://") || raw.starts_with("http://"))
+                && reqwest::Url::parse(raw).is_ok_and(|u| u.host_str().is_some());
+            let path = raw.starts_with('/') && !raw.starts_with("//");
+            if !(absolute || path) || raw.contains(|c: char| c.is_whitespace() || c == '"') {
+                return Err(ConfigError::new(
+                    "BRAND_LOGO_URL",
+                    raw,
+                    "expected an https:// URL of the image, or a path on this server",
+                ));
+            }
+            Some(raw.to_owned())
+        }
+    };
+    Ok(PageSettings {
+        primary_colour: colour(env, "BRAND_PRIMARY_COLOUR")?,
+        accent_colour: colour(env, "BRAND_ACCENT_COLOUR")?,
+        logo_url,
+        manual_deposit_instructions: env
+            .get("MANUAL_DEPOSIT_INSTRUCTIONS")
+            .map(str::to_owned)
+            .unwrap_or(defaults.manual_deposit_instructions),
+        frame_ancestors: match env.get("PAGE_FRAME_ANCESTORS") {
+            None => defaults.frame_ancestors,
+            Some(raw) => frame_ancestors(raw)
+                .map_err(|reason| ConfigError::new("PAGE_FRAME_ANCESTORS", raw, reason))?,
+        },
+    })
+}
+
+/// The CSP `frame-ancestors` sources: `'self'`, `'none'` (alone), `*` or
+/// origins such as `https://clinic.example` (`https://*.clinic.example`),
+/// separated by spaces or commas.
+fn frame_ancestors(raw: &str) -> Result<String, String> {
+    let sources: Vec<&str> = raw
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let usage = "expected origins such as https://clinic.example, 'self' or 'none', separated by spaces or commas";
+    for source in &sources {
+        let origin = source
+            .strip_prefix("https://")
+            .or_else(|| source.strip_prefix("http://"));
+        let ok = match origin {
+            Some(rest) => {
+                let host = rest.strip_prefix("*.").unwrap_or(rest);
+                let (name, port) = host.rsplit_once(':').unwrap_or((host, "80"));
+                !name.is_empty()
+                    && port.parse::<u16>().is_ok()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            }
+            None => matches!(*source, "'self'" | "'none'" | "*"),
+        };
+        if !ok {
+            return Err(format!("{source}: {usage}"));
+        }
+    }
+    if sources.is_empty() || (sources.contains(&"'none'") && sources.len() > 1) {
+        return Err(usage.to_owned());
+    }
+    Ok(sources.join(" "))
+}
+
+fn demo_clock(env: &Env) -> Result<bool, ConfigError> {
+    let on = env.boolean("DEMO_CLOCK", false)?;
+    if on && (env.get("STRIPE_SECRET_KEY").is_some() || env.get("STRIPE_WEBHOOK_SECRET").is_some())
+    {
+        return Err(ConfigError::new(
+            "DEMO_CLOCK",
+            "true",
+            "cannot be used with Stripe settings: a rehearsal server takes manual deposits only",
+        ));
+    }
+    Ok(on)
+}
+
+/// Every variable clinic-api reads.
+const KNOWN_SETTINGS: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "BIND_ADDR",
+    "CLINIC_NAME",
+    "CLINIC_ADDRESS",
+    "CLINIC_PHONE",
+    "CLINIC_EMAIL",
+    "PUBLIC_BASE_URL",
+    "CLINIC_TIMEZONE",
+    "SEED_CONTENT",
+    "MINIMUM_AGE",
+    "DEPOSIT_AMOUNT",
+    "DEPOSIT_CURRENCY",
+    "CONSULTATION_MINUTES",
+    "SLOT_STEP_MINUTES",
+    "MIN_NOTICE_HOURS",
+    "BOOKING_HORIZON_DAYS",
+    "HOLD_MINUTES",
+    "CANCELLATION_NOTICE_HOURS",
+    "AVAILABILITY_MAX_DAYS",
+    "SCREENING_TOKEN_HOURS",
+    "SCREENING_RETENTION_DAYS",
+    "IDEMPOTENCY_RETENTION_HOURS",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_API_BASE",
+    "STRIPE_TIMEOUT_MS",
+    "ENDED_BOOKING_RETENTION_DAYS",
+    "RATE_LIMIT_PER_MINUTE",
+    "TRUST_FORWARDED_FOR",
+    "MAX_HOLDS_PER_CLIENT",
+    "MAX_HOLDS_PER_ADDRESS",
+    "MAX_HOLDS_PER_PARTNER",
+    "PHONE_COUNTRY_CODE",
+    "CORS_ALLOWED_ORIGINS",
+    "WEBHOOK_POLL_MS",
+    "WEBHOOK_TIMEOUT_MS",
+    "WEBHOOK_ALLOW_HTTP",
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    "MAX_WEBHOOK_ENDPOINTS_PER_KEY",
+    "WEBHOOK_REPLAYS_PER_MINUTE",
+    "MAX_BODY_BYTES",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "MAINTENANCE_INTERVAL_SECONDS",
+    "BRAND_PRIMARY_COLOUR",
+    "BRAND_ACCENT_COLOUR",
+    "BRAND_LOGO_URL",
+    "MANUAL_DEPOSIT_INSTRUCTIONS",
+    "PAGE_FRAME_ANCESTORS",
+    "DEMO_CLOCK",
+    // Notifications (DESIGN.md)
+    "SMTP_URL",
+    "NOTIFY_FROM",
+    "CLINIC_NOTIFY_EMAIL",
+    "REMINDER_OFFSETS",
+];
+
+/// Prefixes of this service's own variables: an unknown name with one of
+/// them is probably a typo.
+const OWN_PREFIXES: &[&str] = &[
+    "CLINIC_", "STRIPE_", "DEPOSIT_", "WEBHOOK_", "BRAND_", "PAGE_",
+];
+
+/// Settings that were given but change nothing, and names that look like a
+/// mistyped setting.
+fn warnings(env: &Env) -> Vec<String> {
+    let mut out = Vec::new();
+    let stripe = env.get("STRIPE_SECRET_KEY").is_some();
+    if !stripe {
+        for name in [
+            "STRIPE_PUBLISHABLE_KEY",
+            "STRIPE_API_BASE",
+            "STRIPE_TIMEOUT_MS",
+        ] {
+            if env.get(name).is_some() {
+                out.push(format!(
+                    "{name} is ignored: deposits are manual unless STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are set"
+                ));
+            }
+        }
+    } else {
+        if env.get("STRIPE_PUBLISHABLE_KEY").is_none() {
+            out.push(
+                "STRIPE_PUBLISHABLE_KEY is not set: the booking page cannot take card payments"
+                    .to_owned(),
+            );
+        }
+        if env.get("MANUAL_DEPOSIT_INSTRUCTIONS").is_some() {
+            out.push(
+                "MANUAL_DEPOSIT_INSTRUCTIONS is ignored: deposits are taken by Stripe".to_owned(),
+            );
+        }
+    }
+    if env.boolean("DEMO_CLOCK", false).unwrap_or(false) {
+        out.push("DEMO_CLOCK is on: an admin can move this server's clock forward (POST /demo/clock); never take real bookings here".to_owned());
+    }
+    if env.get("TRUST_FORWARDED_FOR").is_some() && env.get("RATE_LIMIT_PER_MINUTE") == Some("0") {
+        out.push(
+            "TRUST_FORWARDED_FOR is ignored: RATE_LIMIT_PER_MINUTE=0 turns the rate limit off"
+                .to_owned(),
+        );
+    }
+    let mut unknown: Vec<&String> = env
+        .0
+        .keys()
+        .filter(|k| OWN_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .filter(|k| !KNOWN_SETTINGS.contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    for name in unknown {
+        out.push(format!(
+            "{name} is not a clinic-api setting (mistyped?); it is ignored"
+        ));
+    }
+    out
 }
 
 fn cors_origins(env: &Env) -> Result<Vec<String>, ConfigError> {
@@ -528,6 +811,126 @@ mod tests {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.name, name, "{value}");
             assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn bind_addr_takes_names_that_resolve() {
+        let s = Settings::from_vars(vars(&[("BIND_ADDR", "localhost:8080")])).unwrap();
+        assert!(s.bind_addr.ip().is_loopback(), "{}", s.bind_addr);
+        assert_eq!(s.bind_addr.port(), 8080);
+        for bad in ["localhost", "localhost:http", ":8080", "127.0.0.1:99999"] {
+            let err = Settings::from_vars(vars(&[("BIND_ADDR", bad)])).unwrap_err();
+            assert_eq!(err.name, "BIND_ADDR", "{bad}");
+            assert!(err.reason.contains("localhost:8080"), "{err}");
+        }
+    }
+
+    #[test]
+    fn deposit_currency_is_an_iso_4217_code_in_hundredths() {
+        let s = Settings::from_vars(vars(&[("DEPOSIT_CURRENCY", "eur")])).unwrap();
+        assert_eq!(s.deposit.currency.code(), "EUR");
+        for bad in ["XYZ", "JPY", "GB"] {
+            let err = Settings::from_vars(vars(&[("DEPOSIT_CURRENCY", bad)])).unwrap_err();
+            assert_eq!(err.name, "DEPOSIT_CURRENCY", "{bad}");
+        }
+        let err = Settings::from_vars(vars(&[("DEPOSIT_CURRENCY", "XYZ")])).unwrap_err();
+        assert!(err.reason.contains("ISO 4217"), "{err}");
+    }
+
+    #[test]
+    fn page_settings_are_checked() {
+        let s = Settings::from_vars(vars(&[
+            ("BRAND_PRIMARY_COLOUR", "#1A5276"),
+            ("BRAND_LOGO_URL", "https://cdn.clinic.example/logo.svg"),
+            (
+                "PAGE_FRAME_ANCESTORS",
+                "https://clinic.example, https://*.clinic.example:8443 'self'",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(s.page.primary_colour.as_deref(), Some("#1a5276"));
+        assert_eq!(
+            s.page.frame_ancestors,
+            "https://clinic.example https://*.clinic.example:8443 'self'"
+        );
+        assert_eq!(
+            Settings::from_vars(HashMap::new())
+                .unwrap()
+                .page
+                .frame_ancestors,
+            "'self'"
+        );
+        for (name, bad) in [
+            ("BRAND_PRIMARY_COLOUR", "purple"),
+            ("BRAND_ACCENT_COLOUR", "#12345"),
+            ("BRAND_LOGO_URL", "javascript:alert(1)"),
+            ("BRAND_LOGO_URL", "//evil.example/x.png"),
+            ("PAGE_FRAME_ANCESTORS", "https://a.example; script-src *"),
+            ("PAGE_FRAME_ANCESTORS", "'none' https://a.example"),
+            ("PAGE_FRAME_ANCESTORS", "https://a.example/path"),
+        ] {
+            let err = Settings::from_vars(vars(&[(name, bad)])).unwrap_err();
+            assert_eq!(err.name, name, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ignored_and_mistyped_settings_are_warned_about() {
+        let s = Settings::from_vars(vars(&[
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_1"),
+            ("CLINIC_TIMEZON", "Europe/Paris"),
+            ("TEST_DATABASE_URL", "postgres://x"),
+        ]))
+        .unwrap();
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(s.warnings[0].starts_with("STRIPE_PUBLISHABLE_KEY is ignored"));
+        assert!(s.warnings[1].starts_with("CLINIC_TIMEZON is not a clinic-api setting"));
+        let stripe = Settings::from_vars(vars(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ]))
+        .unwrap();
+        assert!(stripe.warnings[0].contains("cannot take card payments"));
+        assert!(Settings::from_vars(HashMap::new())
+            .unwrap()
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("| Variable | Default | Meaning |")
+            .expect("the table");
+        let mut listed: Vec<String> = Vec::new();
+        for row in readme[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+        {
+            let first = row.split('|').nth(1).unwrap_or_default();
+            listed.extend(first.split('`').skip(1).step_by(2).map(str::to_owned));
+        }
+        for name in &listed {
+            assert!(
+                KNOWN_SETTINGS.contains(&name.as_str()),
+                "README lists {name}, unknown to config.rs"
+            );
+        }
+        for name in KNOWN_SETTINGS {
+            // The notification settings belong to the notifications work.
+            let later = [
+                "SMTP_URL",
+                "NOTIFY_FROM",
+                "CLINIC_NOTIFY_EMAIL",
+                "REMINDER_OFFSETS",
+            ];
+            assert!(
+                listed.iter().any(|l| l == name) || later.contains(name),
+                "{name} is missing from README's configuration table"
+            );
         }
     }
 

@@ -66,6 +66,12 @@ impl Application {
         let payments = crate::payments::from_settings(&settings).map_err(StartError::Payments)?;
         let db = open_and_migrate(settings.clone()).await?;
         let app = web::Data::new(App::new(db, settings.clone(), clock, payments));
+        crate::app::demo_clock::prepare(&app)
+            .await
+            .map_err(|reason| StartError::Prepare {
+                url: settings.database_url.masked(),
+                reason,
+            })?;
         if settings.seed_content {
             let loaded = seed::load_if_empty(&app)
                 .await
@@ -91,6 +97,19 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `http://host:port` this server answers on locally (the loopback
+    /// address when it listens on every address).
+    pub fn local_url(&self) -> String {
+        let ip = self.app.settings.bind_addr.ip();
+        let host = match ip {
+            std::net::IpAddr::V4(v4) if v4.is_unspecified() => "127.0.0.1".to_owned(),
+            std::net::IpAddr::V6(v6) if v6.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+        };
+        format!("http://{host}:{}", self.port)
     }
 
     pub fn app(&self) -> web::Data<App> {
@@ -164,17 +183,26 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
 }
 
 /// API answers are data, never pages: forbid everything a browser could
-/// run or frame from them (Swagger UI, a page, is exempt).
+/// run or frame from them. A response that brings its own policy (the
+/// booking page, `api::page`) keeps it, framing rules included; Swagger UI,
+/// a page with inline scripts, gets no policy but is never framed.
 async fn content_security_policy(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let page = req.path().starts_with("/swagger-ui");
+    let swagger_ui = req.path().starts_with("/swagger-ui/");
     let mut resp = next.call(req).await?;
-    if !page {
-        resp.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    let headers = resp.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if !swagger_ui {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+            );
+        }
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            header::HeaderValue::from_static("DENY"),
         );
     }
     Ok(resp)
@@ -186,13 +214,20 @@ fn serve(
     options: RunOptions,
 ) -> std::io::Result<Server> {
     let doc = api::openapi();
-    let routes = Arc::new(fallback::RouteTable::from_openapi(&doc));
+    let demo_clock = app.settings.demo_clock;
+    let mut table = fallback::RouteTable::from_openapi(&doc).with_reads(api::page::PATHS);
+    if demo_clock {
+        table = table.with(api::demo::PATH, &["GET", "POST"]);
+    }
+    let routes = Arc::new(table);
+    let page_policy = Arc::new(api::page::PagePolicy::from_settings(&app.settings));
     let max_body = app.settings.max_body_bytes;
     let cors_origins = app.settings.abuse.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::Data::new(routes.clone()))
+            .app_data(web::Data::new(page_policy.clone()))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
             .app_data(
@@ -203,6 +238,12 @@ fn serve(
             .into_utoipa_app()
             .configure(api::routes)
             .into_app()
+            .configure(api::page::routes)
+            .configure(|cfg| {
+                if demo_clock {
+                    api::demo::routes(cfg);
+                }
+            })
             .service(
                 SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()),
             )
@@ -215,10 +256,13 @@ fn serve(
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                     .add((header::REFERRER_POLICY, "no-referrer"))
-                    .add((header::X_FRAME_OPTIONS, "DENY"))
                     .add((header::CACHE_CONTROL, "no-store")),
             )
             .wrap(from_fn(content_security_policy))
+            // gzip or Brotli when the client asks (Accept-Encoding). Bearer
+            // tokens are never ambient credentials, so a compressed answer
+            // cannot be probed cross-site for a secret (BREACH needs cookies).
+            .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::Condition::new(
                 !cors_origins.is_empty(),
                 cors(&cors_origins),

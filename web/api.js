@@ -26,27 +26,7 @@
 /** @typedef {Schemas["FieldError"]} FieldError */
 /** @typedef {Schemas["Money"]} Money */
 
-/**
- * The clinic's public settings, from `GET /v1/clinic`.
- *
- * Typed here by hand: the endpoint is not in openapi/openapi.json yet. Once it
- * is, replace this typedef with `Schemas["Clinic"]` (or whatever the schema is
- * named) so that the check covers it too.
- *
- * @typedef {object} ClinicSettings
- * @property {string} name
- * @property {string | null} address
- * @property {string | null} phone
- * @property {string | null} email
- * @property {string} timezone IANA zone, e.g. "Europe/London"
- * @property {number} minimum_age
- * @property {Money} deposit
- * @property {number} cancellation_notice_hours
- * @property {number} hold_minutes
- * @property {number} consultation_minutes
- * @property {{provider: "manual" | "stripe" | string, stripe_publishable_key: string | null, manual_instructions: string | null}} payment
- * @property {{primary_colour: string | null, accent_colour: string | null, logo_url: string | null}} branding
- */
+/** @typedef {Schemas["ClinicSettings"]} ClinicSettings the clinic's public settings, from `GET /v1/clinic` */
 
 /**
  * An API call that did not succeed. `problem` is always filled: the server's
@@ -168,8 +148,7 @@ async function send(method, url, opts) {
 
 /** @returns {Promise<ClinicSettings>} */
 export function getClinic() {
-  // Not in the OpenAPI document yet, so not a `keyof Paths`: see ClinicSettings.
-  return send("GET", "/v1/clinic", {});
+  return request("GET", "/v1/clinic");
 }
 
 /** @returns {Promise<Schemas["TreatmentList"]>} */

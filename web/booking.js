@@ -428,11 +428,11 @@ async function bookingFailed(err, client, retried) {
   switch (err.code) {
     case "slot_unavailable":
     case "slot_not_offered": {
-      // Someone else took the time (or it is no longer offered): say so, show
-      // fresh times, keep everything the user typed.
+      // Someone else took the time (or it is no longer offered): say so in
+      // the page's own words (the codes are stable, the API's detail is
+      // written for any client), show fresh times, keep what the user typed.
       showError(
         el.slotNotice,
-        err.problem.detail,
         err.code === "slot_unavailable"
           ? "Sorry, someone else has just booked that time. Please choose another one; your answers and details are kept."
           : "Sorry, that time can no longer be booked online. Please choose another one; your answers and details are kept.",

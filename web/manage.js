@@ -394,10 +394,14 @@ byId("reschedule-form", HTMLFormElement).addEventListener("submit", async (event
       announce("Your consultation has been moved.");
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
+      // The two slot codes in the page's own words; anything else as the API words it.
       showError(
         errorBox,
-        errorMessage(err),
-        err.code === "slot_unavailable" ? "Sorry, someone else has just booked that time. The free times have been updated: please choose another." : undefined,
+        err.code === "slot_unavailable"
+          ? "Sorry, someone else has just booked that time. The free times have been updated: please choose another."
+          : err.code === "slot_not_offered"
+            ? "Sorry, that time can no longer be booked online. The free times have been updated: please choose another."
+            : errorMessage(err),
       );
       if (err.code === "slot_unavailable" || err.code === "slot_not_offered") await state.picker?.refresh().catch(() => {});
     }

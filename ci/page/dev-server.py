@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """DEVELOPMENT AID ONLY: not part of the product, never deploy it.
 
-A stand-in for the routes that clinic-api will serve itself, so that the
-booking page (web/) can be developed and tested before the binary embeds it:
+The binary embeds web/ (src/api/page.rs), so a change to the page needs a
+rebuild. In front of a running binary, this serves web/ from disk instead,
+so that an edit shows on reload:
 
   GET /            web/index.html
   GET /embed       web/index.html (the page drops its header and footer there)
   GET /manage      web/manage.html
   GET /assets/F    web/F (flat folder), with its content type
-  GET /v1/clinic   the clinic's public settings (fixed JSON, or --clinic-json FILE)
+  GET /v1/clinic   with --clinic-json FILE: that file (to try other settings)
   anything else    reverse-proxied to the running binary (--upstream)
 
 Page responses carry the Content-Security-Policy and Referrer-Policy that the
-real server will send, so that a page breaking the CSP fails here too.
+real server sends, so that a page breaking the CSP fails here too.
 
   python3 ci/page/dev-server.py --upstream http://127.0.0.1:18080 --port 18081
 
@@ -41,7 +42,7 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 
-# The shape the lead is adding to the binary as GET /v1/clinic.
+# GET /v1/clinic as a fresh binary answers it (ClinicSettings in the OpenAPI document).
 DEFAULT_CLINIC = {
     "name": "JB Cosmetic",
     "address": None,
@@ -86,6 +87,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # Set in main().
     upstream = ("127.0.0.1", 18080)
     clinic = DEFAULT_CLINIC
+    clinic_override = False
     embed_ancestors = "'self'"
 
     def log_message(self, fmt, *args):
@@ -102,7 +104,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.page("manage.html", embed=False)
         if path.startswith("/assets/"):
             return self.asset(path[len("/assets/"):])
-        if path == "/v1/clinic":
+        if path == "/v1/clinic" and self.clinic_override:
             body = json.dumps(self.clinic).encode()
             return self.send(200, body, {"Content-Type": "application/json", "Cache-Control": "no-cache"})
         return self.proxy()
@@ -202,6 +204,7 @@ def main():
     Handler.upstream = (up.hostname, up.port or 80)
     if args.clinic_json:
         Handler.clinic = json.loads(pathlib.Path(args.clinic_json).read_text())
+        Handler.clinic_override = True
     Handler.embed_ancestors = args.embed_ancestors
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

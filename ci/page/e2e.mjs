@@ -445,13 +445,24 @@ await check("0 served: routes, content types, CSP, no-referrer", async () => {
     const html = await r.text();
     const want = readFileSync(join(webDir, path === "/manage" ? "manage.html" : "index.html"), "utf8");
     expect(html === want, `GET ${path} is not web/${path === "/manage" ? "manage.html" : "index.html"} as committed`);
+    expect((csp.match(/frame-ancestors/g) ?? []).length === 1, `GET ${path}: want one frame-ancestors: ${csp}`);
+    expect(r.headers.getSetCookie().length === 0 && !r.headers.has("content-security-policy-report-only"), `GET ${path}: unexpected headers`);
     if (path === "/embed") {
-      expect(/frame-ancestors/.test(csp), `GET /embed: no frame-ancestors in the CSP: ${csp}`);
-      if ((r.headers.get("x-frame-options") ?? "").toUpperCase() === "DENY") {
-        log("warning: /embed sends X-Frame-Options: DENY (browsers that honour CSP frame-ancestors ignore it, older ones refuse to frame)");
-      }
+      expect(!/frame-ancestors 'none'/.test(csp), `GET /embed cannot be framed: ${csp}`);
+      expect((r.headers.get("x-frame-options") ?? "").toUpperCase() !== "DENY", "GET /embed sends X-Frame-Options: DENY");
+    } else {
+      expect(/frame-ancestors 'none'/.test(csp), `GET ${path} can be framed: ${csp}`);
     }
   }
+  // Stripe's redirect back to the manage page appends a query string.
+  const back = await fetch(`${BASE}/manage?payment_intent=pi_123&payment_intent_client_secret=pi_123_secret_x&redirect_status=succeeded`);
+  expect(back.status === 200, `GET /manage?payment_intent=… answered ${back.status}`);
+  // Assets revalidate: no-cache with an ETag, 304 when unchanged.
+  const css = await fetch(`${BASE}/assets/styles.css`);
+  const etag = css.headers.get("etag") ?? "";
+  expect(etag !== "" && /no-cache/.test(css.headers.get("cache-control") ?? ""), `GET /assets/styles.css: ETag ${etag}, Cache-Control ${css.headers.get("cache-control")}`);
+  const again = await fetch(`${BASE}/assets/styles.css`, { headers: { "If-None-Match": etag } });
+  expect(again.status === 304, `GET /assets/styles.css with its ETag answered ${again.status}`);
   /** @type {Record<string, RegExp>} */
   const types = { ".js": /^(text|application)\/javascript\b/, ".css": /^text\/css\b/, ".svg": /^image\/svg\+xml\b/ };
   for (const name of readdirSync(webDir)) {
@@ -676,7 +687,7 @@ await check("3 slot taken: problem shown, slots refreshed, another slot booked",
   expect(problem.code === "slot_unavailable", `problem code ${problem.code}`);
   const firstKey = await answer.request().headerValue("idempotency-key");
   await expectStep(page, "Choose a time");
-  await page.locator("#slot-notice").getByText(problem.detail).waitFor();
+  await page.locator("#slot-notice").getByText("Sorry, someone else has just booked that time.").waitFor();
   await page.locator("#slot-picker:not([aria-busy])").waitFor();
   expect(!(await offeredTimes(page)).includes(takenAt), "the taken slot is still offered");
   await axe(page, "slot taken");

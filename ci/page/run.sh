@@ -28,8 +28,8 @@
 #   PAGE_DATABASES   "sqlite postgres" (default) or one of them (binary mode)
 #   PAGE_PG_URL      PostgreSQL server to create the database on
 #                    (default postgres://postgres@127.0.0.1:5432)
-#   PAGE_DEV_SERVER  1: put ci/page/dev-server.py in front of the binary, for a
-#                    binary that does not serve the page yet (DEVELOPMENT ONLY:
+#   PAGE_DEV_SERVER  1: put ci/page/dev-server.py in front of the binary, to
+#                    test web/ from disk without rebuilding (DEVELOPMENT ONLY:
 #                    what the real binary serves is then not what is tested)
 #   PAGE_OUTPUT      default test-output/page
 #   PAGE_STEPS       default "typecheck e2e"
@@ -264,8 +264,7 @@ start_binary() {
         local status
         status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/" || true)"
         if [[ "$status" != 200 ]]; then
-            echo "page: GET / on the binary answered $status: it does not serve the page (web/) yet." >&2
-            echo "page: until it does, PAGE_DEV_SERVER=1 puts ci/page/dev-server.py in front of it." >&2
+            echo "page: GET / on the binary answered $status: it does not serve the page (web/)." >&2
             return 1
         fi
     fi

@@ -95,7 +95,7 @@ pub async fn audit_events(
     req: HttpRequest,
     app: web::Data<App>,
     _admin: AdminKey,
-    query: web::Query<AuditQuery>,
+    query: crate::api::extract::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

@@ -106,7 +106,7 @@ pub async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     _staff: StaffKey,
-    query: web::Query<ClientQuery>,
+    query: crate::api::extract::Query<ClientQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

@@ -160,7 +160,7 @@ pub async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     _staff: StaffKey,
-    query: web::Query<DepositQuery>,
+    query: crate::api::extract::Query<DepositQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

@@ -67,3 +67,26 @@ pub fn faq() -> Value {
         "updated_at": "2026-11-25T09:00:00Z",
     })
 }
+
+/// The clinic's public settings as a fresh server gives them.
+pub fn clinic_settings() -> Value {
+    let s = defaults();
+    json!({
+        "name": s.clinic_name,
+        "address": "12 High Street, Bath BA1 1AA",
+        "phone": "+44 1225 000000",
+        "email": "hello@clinic.example",
+        "timezone": s.clinic_timezone.name(),
+        "minimum_age": s.minimum_age,
+        "deposit": s.deposit,
+        "cancellation_notice_hours": s.booking.cancellation_notice_hours,
+        "hold_minutes": s.booking.hold_minutes,
+        "consultation_minutes": s.booking.consultation_minutes,
+        "payment": {
+            "provider": "manual",
+            "stripe_publishable_key": null,
+            "manual_instructions": s.page.manual_deposit_instructions,
+        },
+        "branding": {"primary_colour": "#5b3a70", "accent_colour": "#c9a227", "logo_url": null},
+    })
+}

@@ -44,20 +44,62 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<App>>()
-            .map(|s| s.settings.max_body_bytes)
-            .unwrap_or(65_536);
-        let content_type_ok = is_json_content_type(req);
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok {
+        let body = json_body::<T>(req, payload, None);
+        Box::pin(async move { body.await.map(|(v, digest)| ValidJson(v, digest)) })
+    }
+}
+
+/// Like [`ValidJson`], for a body that may be left out: an empty body
+/// (whatever its `Content-Type`), or JSON `null`, means `T::default()`,
+/// with the digest of `{}` so that they are the same request for
+/// idempotency.
+pub struct OptionalJson<T>(pub T, pub BodyDigest);
+
+impl<T> FromRequest for OptionalJson<T>
+where
+    T: DeserializeOwned + Validate + Default + utoipa::PartialSchema + 'static,
+{
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body::<T>(req, payload, Some(T::default));
+        Box::pin(async move { body.await.map(|(v, digest)| OptionalJson(v, digest)) })
+    }
+}
+
+/// Reads and decodes a JSON body (within `MAX_BODY_BYTES`). With `default`,
+/// a missing body (empty, or `null`) is `default()`.
+fn json_body<T>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    default: Option<fn() -> T>,
+) -> impl Future<Output = Result<(T, BodyDigest), ApiError>> + 'static
+where
+    T: DeserializeOwned + Validate + utoipa::PartialSchema + 'static,
+{
+    let limit = req
+        .app_data::<web::Data<App>>()
+        .map(|s| s.settings.max_body_bytes)
+        .unwrap_or(65_536);
+    let content_type_ok = is_json_content_type(req);
+    let mut payload = payload.take();
+    async move {
+        if !content_type_ok && default.is_none() {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let body = read_body(&mut payload, limit).await?;
+        if let Some(default) = default {
+            let empty = body.iter().all(u8::is_ascii_whitespace);
+            if !empty && !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let body = read_body(&mut payload, limit).await?;
-            let digest = BodyDigest::of(&body);
-            decode_json::<T>(&body).map(|v| ValidJson(v, digest))
-        })
+            if empty || body.trim_ascii() == b"null" {
+                return Ok((default(), BodyDigest::of(b"{}")));
+            }
+        }
+        let digest = BodyDigest::of(&body);
+        decode_json::<T>(&body).map(|v| (v, digest))
     }
 }
 
@@ -330,6 +372,9 @@ fn required_fields<T: utoipa::PartialSchema>() -> Vec<String> {
     }
 }
 
+/// Fields of read shapes that the server owns.
+const SERVER_OWNED: &[&str] = &["id", "created_at", "updated_at", "minimum_age"];
+
 /// Turns a serde error into a field error with a JSON path.
 fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let path = e.path().to_string();
@@ -345,11 +390,14 @@ fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
         }
     };
     if let Some(name) = backticked(&message, "unknown field `") {
-        return FieldError::new(
-            join(name),
-            "unknown_field",
-            "is not a field of this request",
-        );
+        // Fields every read shape has and no write shape takes: say why, for
+        // a client that sends back what it read.
+        let why = if SERVER_OWNED.contains(&name) {
+            "is set by the server, not by a request: leave it out when sending back what GET showed"
+        } else {
+            "is not a field of this request"
+        };
+        return FieldError::new(join(name), "unknown_field", why);
     }
     if let Some(name) = backticked(&message, "missing field `") {
         return FieldError::new(join(name), "required", "is required");
@@ -410,6 +458,67 @@ fn default_message(code: &str) -> String {
         "email" => "must be an email address".into(),
         "url" => "must be a URL".into(),
         other => format!("is invalid ({other})"),
+    }
+}
+
+/// A query string decoded into `T`; a bad value is a 422 naming the
+/// parameter (`?limit=abc` → `limit`: must be a whole number).
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(decode_query(req.query_string()).map(Query))
+    }
+}
+
+/// Decodes a query string, naming the parameter that does not fit.
+pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let (field, code, message) = if let Some(name) = backticked(&message, "unknown field `") {
+            (
+                name.to_owned(),
+                "unknown_parameter",
+                "is not a parameter of this route".to_owned(),
+            )
+        } else if let Some(name) = backticked(&message, "missing field `") {
+            (name.to_owned(), "required", "is required".to_owned())
+        } else {
+            let field = if path == "." { String::new() } else { path };
+            (field, "invalid", plain_query_message(&message))
+        };
+        ApiError::Validation(vec![FieldError::new(field, code, message)])
+    })
+}
+
+/// serde's wording of a bad query value, in plain words where it is known.
+fn plain_query_message(message: &str) -> String {
+    if message.contains("invalid digit") || message.contains("cannot parse integer") {
+        "must be a whole number".to_owned()
+    } else if message.contains("too large") || message.contains("too small") {
+        "is out of range".to_owned()
+    } else if message.contains("`true` or `false`") {
+        "must be true or false".to_owned()
+    } else {
+        message.to_owned()
     }
 }
 
@@ -598,6 +707,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(codes(err), vec![("status".into(), "unknown_field".into())]);
+        let err =
+            decode_json::<Outer>(br#"{"id":"x","name":"a","flag":true,"inner":{"email":"a@b.c"}}"#)
+                .unwrap_err();
+        match err {
+            ApiError::Validation(list) => {
+                assert_eq!(list[0].code, "unknown_field");
+                assert!(list[0].message.contains("set by the server"), "{list:?}");
+            }
+            other => panic!("{other:?}"),
+        }
         let err = decode_json::<Outer>(br#"{"name":"a","flag":"yes","inner":{"email":"a@b.c"}}"#)
             .unwrap_err();
         assert_eq!(codes(err), vec![("flag".into(), "invalid_type".into())]);
@@ -658,6 +777,46 @@ mod tests {
             codes(err),
             vec![("inner.email".into(), "invalid_character".into())]
         );
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Q {
+            limit: Option<u32>,
+            archived: Option<bool>,
+            from: chrono::NaiveDate,
+        }
+        let err = |q: &str| match decode_query::<Q>(q).unwrap_err() {
+            ApiError::Validation(list) => (
+                list[0].field.clone(),
+                list[0].code.clone(),
+                list[0].message.clone(),
+            ),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            err("from=2026-12-01&limit=abc"),
+            (
+                "limit".into(),
+                "invalid".into(),
+                "must be a whole number".into()
+            )
+        );
+        assert_eq!(err("from=2026-12-01&archived=maybe").0, "archived");
+        assert_eq!(
+            err("from=2026-12-01&limt=5"),
+            (
+                "limt".into(),
+                "unknown_parameter".into(),
+                "is not a parameter of this route".into()
+            )
+        );
+        assert_eq!(err("limit=5").0, "from");
+        assert_eq!(err("from=tomorrow").0, "from");
+        assert!(decode_query::<Q>("from=2026-12-01&limit=5").is_ok());
     }
 
     #[test]

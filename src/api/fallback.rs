@@ -26,17 +26,7 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let segments = path
-                    .trim_matches('/')
-                    .split('/')
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Param
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
+                let segments = Self::segments(path);
                 let mut methods = Vec::new();
                 for (present, name) in [
                     (item.get.is_some(), "GET"),
@@ -53,6 +43,34 @@ impl RouteTable {
             })
             .collect();
         Self { routes }
+    }
+
+    /// Adds routes outside the document that answer GET and HEAD (the
+    /// booking page).
+    pub fn with_reads(mut self, paths: &[&str]) -> Self {
+        for path in paths {
+            self = self.with(path, &["GET", "HEAD"]);
+        }
+        self
+    }
+
+    /// Adds a route outside the document.
+    pub fn with(mut self, path: &str, methods: &[&'static str]) -> Self {
+        self.routes.push((Self::segments(path), methods.to_vec()));
+        self
+    }
+
+    fn segments(path: &str) -> Vec<Segment> {
+        path.trim_matches('/')
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') && s.ends_with('}') {
+                    Segment::Param
+                } else {
+                    Segment::Literal(s.to_owned())
+                }
+            })
+            .collect()
     }
 
     /// The methods allowed on `path`, when some route matches it. The most
@@ -121,5 +139,8 @@ mod tests {
         assert!(t.contains(&"PUT") && t.contains(&"GET"), "{t:?}");
         assert_eq!(table.allowed("/v1/nothing"), None);
         assert_eq!(table.allowed("/v1/faqs/reorder"), Some(vec!["POST"]));
+        let table = table.with_reads(crate::api::page::PATHS);
+        assert_eq!(table.allowed("/"), Some(vec!["GET", "HEAD"]));
+        assert_eq!(table.allowed("/assets/app.js"), Some(vec!["GET", "HEAD"]));
     }
 }

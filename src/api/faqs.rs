@@ -205,6 +205,8 @@ pub struct FaqPath {
 /// Published entries in position order, filtered by topic, treatment and
 /// text. Staff also see unpublished ones. Paginated with `limit` and
 /// `cursor`; answers carry an `ETag`.
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) to see unpublished entries.
 #[utoipa::path(
     operation_id = "listFaqs",
     tag = "FAQ",
@@ -215,14 +217,14 @@ pub struct FaqPath {
         (status = 304, description = "Not modified since the ETag given"),
         ProblemResponses<401, 422>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/faqs")]
 pub async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     caller: MaybeKey,
-    query: web::Query<FaqQuery>,
+    query: crate::api::extract::Query<FaqQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let limit = pagination::limit(query.limit)?;
@@ -285,6 +287,8 @@ pub async fn list(
 }
 
 /// Get an FAQ entry
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) to read an unpublished entry.
 #[utoipa::path(
     operation_id = "getFaq",
     tag = "FAQ",
@@ -293,7 +297,7 @@ pub async fn list(
         (status = 200, description = "The entry", body = Faq),
         ProblemResponses<401, 404>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/faqs/{id}")]
 pub async fn get(

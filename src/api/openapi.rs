@@ -42,6 +42,7 @@ pub fn openapi_json() -> String {
     ),
     servers((url = "/", description = "This server")),
     tags(
+        (name = "Clinic", description = "The clinic's public settings, for front ends."),
         (name = "Treatments", description = "The treatment catalogue."),
         (name = "FAQ", description = "Questions and answers."),
         (name = "Screening", description = "Who may be treated: date of birth and health answers."),

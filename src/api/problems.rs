@@ -142,7 +142,7 @@ pub fn add_common_responses(doc: &mut OpenApi) {
             409,
             "Conflict",
             "slot_unavailable",
-            "That slot has just been taken; choose another.",
+            "Someone else has just booked that time. Please choose another.",
         ),
         (410, "Gone", "hold_expired", "The hold on this slot lapsed."),
         (

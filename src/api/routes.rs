@@ -3,7 +3,7 @@
 use utoipa_actix_web::scope;
 
 use super::{
-    audit_events, clients, consultations, deposits, faqs, health, schedule, screenings,
+    audit_events, clients, clinic, consultations, deposits, faqs, health, schedule, screenings,
     stripe_webhook, treatments, webhook_endpoints,
 };
 
@@ -11,6 +11,7 @@ use super::{
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(health::live).service(health::ready).service(
         scope::scope("/v1")
+            .configure(clinic::routes)
             .configure(treatments::routes)
             .configure(faqs::routes)
             .configure(screenings::routes)

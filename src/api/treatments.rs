@@ -232,6 +232,8 @@ pub struct SlugPath {
 /// The active treatments in display order. Staff may add
 /// `include_archived=true`. Answers carry an `ETag`; send it back in
 /// `If-None-Match` to get `304 Not Modified` when nothing changed.
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) with `include_archived=true`.
 #[utoipa::path(
     operation_id = "listTreatments",
     tag = "Treatments",
@@ -242,14 +244,14 @@ pub struct SlugPath {
         (status = 304, description = "Not modified since the ETag given"),
         ProblemResponses<401, 403, 422>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/treatments")]
 pub async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     caller: MaybeKey,
-    query: web::Query<ListQuery>,
+    query: crate::api::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let include_archived = query.include_archived;
     if include_archived && !caller.is_staff() {
@@ -282,6 +284,8 @@ pub async fn list(
 /// Get a treatment
 ///
 /// One treatment by slug. Archived treatments are visible to staff only.
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) to read an archived treatment.
 #[utoipa::path(
     operation_id = "getTreatment",
     tag = "Treatments",
@@ -290,7 +294,7 @@ pub async fn list(
         (status = 200, description = "The treatment", body = Treatment),
         ProblemResponses<401, 404>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/treatments/{slug}")]
 pub async fn get(

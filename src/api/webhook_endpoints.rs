@@ -390,7 +390,7 @@ pub async fn deliveries(
     app: web::Data<App>,
     key: AnyKey,
     path: web::Path<EndpointPath>,
-    query: web::Query<DeliveryQuery>,
+    query: crate::api::extract::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

@@ -82,8 +82,8 @@ pub fn check_offered(
     let not_offered = || {
         AppError::refused(
             "slot_not_offered",
-            "That start time is not a slot this practitioner offers: see GET /v1/availability \
-             (opening hours, closures, minimum notice and booking horizon apply).",
+            "That time cannot be booked: it is outside the opening hours, on a closure, too soon \
+             or too far ahead. Please choose one of the free times.",
         )
     };
     if !crate::domain::dates::instant_supported(starts_at) {

@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod confirm;
 mod context;
 pub mod deliveries;
+pub mod demo_clock;
 pub mod deposits;
 pub mod error;
 pub mod holds;

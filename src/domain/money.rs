@@ -3,6 +3,30 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// ISO 4217 currencies whose minor unit is a hundredth (what [`Money::display`]
+/// and the deposit settings assume).
+const TWO_DECIMAL: &[&[u8; 3]] = &[
+    b"AED", b"AFN", b"ALL", b"AMD", b"ANG", b"AOA", b"ARS", b"AUD", b"AWG", b"AZN", b"BAM", b"BBD",
+    b"BDT", b"BGN", b"BMD", b"BND", b"BOB", b"BOV", b"BRL", b"BSD", b"BTN", b"BWP", b"BYN", b"BZD",
+    b"CAD", b"CDF", b"CHE", b"CHF", b"CHW", b"CNY", b"COP", b"COU", b"CRC", b"CUC", b"CUP", b"CVE",
+    b"CZK", b"DKK", b"DOP", b"DZD", b"EGP", b"ERN", b"ETB", b"EUR", b"FJD", b"FKP", b"GBP", b"GEL",
+    b"GHS", b"GIP", b"GMD", b"GTQ", b"GYD", b"HKD", b"HNL", b"HTG", b"HUF", b"IDR", b"ILS", b"INR",
+    b"IRR", b"JMD", b"KES", b"KGS", b"KHR", b"KPW", b"KYD", b"KZT", b"LAK", b"LBP", b"LKR", b"LRD",
+    b"LSL", b"MAD", b"MDL", b"MGA", b"MKD", b"MMK", b"MNT", b"MOP", b"MRU", b"MUR", b"MVR", b"MWK",
+    b"MXN", b"MXV", b"MYR", b"MZN", b"NAD", b"NGN", b"NIO", b"NOK", b"NPR", b"NZD", b"PAB", b"PEN",
+    b"PGK", b"PHP", b"PKR", b"PLN", b"QAR", b"RON", b"RSD", b"RUB", b"SAR", b"SBD", b"SCR", b"SDG",
+    b"SEK", b"SGD", b"SHP", b"SLE", b"SLL", b"SOS", b"SRD", b"SSP", b"STN", b"SVC", b"SYP", b"SZL",
+    b"THB", b"TJS", b"TMT", b"TOP", b"TRY", b"TTD", b"TWD", b"TZS", b"UAH", b"USD", b"USN", b"UYU",
+    b"UZS", b"VED", b"VES", b"WST", b"XCD", b"XCG", b"YER", b"ZAR", b"ZMW", b"ZWG", b"ZWL",
+];
+
+/// ISO 4217 currencies with another minor unit (none, a thousandth…).
+const OTHER_EXPONENT: &[&[u8; 3]] = &[
+    b"BHD", b"BIF", b"CLF", b"CLP", b"DJF", b"GNF", b"IQD", b"ISK", b"JOD", b"JPY", b"KMF", b"KRW",
+    b"KWD", b"LYD", b"OMR", b"PYG", b"RWF", b"TND", b"UGX", b"UYI", b"UYW", b"VND", b"VUV", b"XAF",
+    b"XOF", b"XPF",
+];
+
 /// An ISO 4217 currency code (three upper-case letters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency([u8; 3]);
@@ -21,6 +45,21 @@ impl Currency {
             *o = b.to_ascii_uppercase();
         }
         Ok(Currency(out))
+    }
+
+    /// Whether the code is a current ISO 4217 currency with a minor unit
+    /// of one hundredth; the reason when not.
+    pub fn check_two_decimal(&self) -> Result<(), String> {
+        if TWO_DECIMAL.contains(&&self.0) {
+            Ok(())
+        } else if OTHER_EXPONENT.contains(&&self.0) {
+            Err(format!(
+                "{} is an ISO 4217 currency without a minor unit of one hundredth; amounts here are in hundredths",
+                self.code()
+            ))
+        } else {
+            Err(format!("{} is not an ISO 4217 currency code", self.code()))
+        }
     }
 
     pub fn code(&self) -> &str {
@@ -90,6 +129,26 @@ mod tests {
         for bad in ["", "GB", "GBPX", "G1P", "£££"] {
             assert!(Currency::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn deposit_currencies_are_iso_4217_with_hundredths() {
+        for ok in ["GBP", "eur", "USD", "SEK", "CHF"] {
+            assert!(
+                Currency::parse(ok).unwrap().check_two_decimal().is_ok(),
+                "{ok}"
+            );
+        }
+        let err = Currency::parse("ABC")
+            .unwrap()
+            .check_two_decimal()
+            .unwrap_err();
+        assert!(err.contains("not an ISO 4217"), "{err}");
+        let err = Currency::parse("JPY")
+            .unwrap()
+            .check_two_decimal()
+            .unwrap_err();
+        assert!(err.contains("hundredth"), "{err}");
     }
 
     #[test]

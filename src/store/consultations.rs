@@ -614,3 +614,12 @@ pub fn claim_holders(
     ids.dedup();
     Ok(ids)
 }
+
+/// Whether any consultation was ever booked here.
+pub fn any(conn: &mut DbConnection) -> Result<bool, DbError> {
+    let found: Option<String> = crate::native!(conn, |db| consultations::table
+        .select(consultations::id)
+        .first(db)
+        .optional())?;
+    Ok(found.is_some())
+}

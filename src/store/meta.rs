@@ -49,3 +49,22 @@ pub fn insert_if_absent(
         Err(e) => Err(e),
     }
 }
+
+/// Sets a key, inserting it when absent.
+pub fn set(
+    conn: &mut DbConnection,
+    key: &str,
+    value: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let updated = crate::native!(conn, |db| diesel::update(app_meta::table.find(key))
+        .set((
+            app_meta::value.eq(value),
+            app_meta::updated_at.eq(to_db(now)),
+        ))
+        .execute(db))?;
+    if updated == 0 {
+        insert_if_absent(conn, key, value, now)?;
+    }
+    Ok(())
+}

@@ -46,7 +46,28 @@ async fn availability_lists_free_slots_inside_opening_hours() {
     app.get("/v1/availability?from=2026-12-05&to=2026-12-01", None)
         .await
         .assert_problem(422, "validation_failed");
-    app.get("/v1/availability?to=2026-12-01", None)
+    // The widest range: 31 days with both ends counted, as documented.
+    let widest = app
+        .get("/v1/availability?from=2026-12-01&to=2026-12-31", None)
+        .await;
+    assert_eq!(widest.status, 200, "{}", widest.text);
+    let too_wide = app
+        .get("/v1/availability?from=2026-12-01&to=2027-01-01", None)
+        .await;
+    too_wide.assert_problem(422, "validation_failed");
+    assert_eq!(
+        too_wide.body["errors"][0]["field"], "to",
+        "{}",
+        too_wide.text
+    );
+    // Without dates: that widest range from today (clinic-local).
+    let default = app.get("/v1/availability", None).await;
+    assert_eq!(default.status, 200, "{}", default.text);
+    assert_eq!(default.body["from"], "2026-11-25");
+    assert_eq!(default.body["to"], "2026-12-25");
+    let open_end = app.get("/v1/availability?from=2026-12-01", None).await;
+    assert_eq!(open_end.body["to"], "2026-12-31", "{}", open_end.text);
+    app.get("/v1/availability?to=2026-11-20", None)
         .await
         .assert_problem(422, "validation_failed");
     app.get("/v1/availability?from=2026-02-30&to=2026-03-01", None)

@@ -266,6 +266,7 @@ fn cli(db: &TestDatabase, args: &[&str], extra_env: &[(&str, &str)]) -> std::pro
 #[tokio::test]
 async fn cli_creates_and_revokes_keys() {
     let db = TestDatabase::create();
+    assert!(cli(&db, &["migrate"], &[]).status.success());
     let created = cli(
         &db,
         &[

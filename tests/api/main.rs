@@ -9,6 +9,8 @@ mod fixtures;
 mod foundation;
 mod helpers;
 mod layers;
+mod operator;
+mod page;
 mod payments;
 mod privacy;
 mod properties;

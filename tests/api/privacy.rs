@@ -411,6 +411,14 @@ async fn logs_of_a_full_booking_flow_carry_no_secrets_or_health_data() {
         ("STRIPE_API_BASE", fake.base_url.as_str()),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    // Key commands use a database that exists: make it first.
+    let migrated = Command::new(env!("CARGO_BIN_EXE_clinic-api"))
+        .arg("migrate")
+        .env_clear()
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
     let key_out = Command::new(env!("CARGO_BIN_EXE_clinic-api"))
         .args([
             "api-key",

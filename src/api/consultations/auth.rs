@@ -13,7 +13,8 @@ use crate::secrets::{self, SecretKind};
 use crate::store::consultations as store;
 
 /// How a request to a booking is authenticated: its manage token, or an
-/// API key. Neither, or another booking's token, is answered 404.
+/// API key. Neither (or a token that opens no booking) is 401; another
+/// booking's token is answered 404.
 pub enum BookingAuth {
     None,
     ManageToken(String),

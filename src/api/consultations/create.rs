@@ -118,6 +118,8 @@ impl Validate for BookingRequest {
 /// token (shown once). The age is checked again on the appointment date.
 /// Partners (API key) book on a client's behalf; the booking records which
 /// partner made it. Send an `Idempotency-Key` to retry safely.
+///
+/// Public: no key is needed; a partner sends its key (`Authorization: Bearer ck_…`) to book on a client's behalf.
 #[utoipa::path(
     operation_id = "createConsultation",
     tag = "Consultations",
@@ -129,7 +131,7 @@ impl Validate for BookingRequest {
         ProblemResponses<400, 401, 409, 410, 413, 415, 422, 429>,
         ProblemResponses<502>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[post("/consultations")]
 pub async fn create(

@@ -70,7 +70,7 @@ pub async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     key: AnyKey,
-    query: web::Query<ListQuery>,
+    query: crate::api::extract::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let limit = pagination::limit(q.limit)?;

@@ -11,7 +11,7 @@ use super::auth::BookingAuth;
 use super::view::{self, Audience, Consultation};
 use super::ConsultationPath;
 use crate::api::error::ApiError;
-use crate::api::extract::ValidJson;
+use crate::api::extract::{OptionalJson, ValidJson};
 use crate::api::validation::{check_optional_text, finish};
 use crate::api::{idempotency, ProblemResponses};
 use crate::app::booking::{self, Booking, CancelCommand, Cancellation, RescheduleCommand};
@@ -22,7 +22,8 @@ use crate::domain::policy::DepositAction;
 /// Get a consultation
 ///
 /// For the booking's holder (manage token), the partner that booked it, or
-/// staff. Another booking's token, or none, is 404.
+/// staff. No token (or an unknown one) is 401; another booking's token is
+/// 404, as is an id that does not exist.
 #[utoipa::path(
     operation_id = "getConsultation",
     tag = "Consultations",
@@ -97,7 +98,7 @@ pub struct CancellationResult {
     operation_id = "cancelConsultation",
     tag = "Consultations",
     params(ConsultationPath, ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe.")),
-    request_body = CancelRequest,
+    request_body(content = Option<CancelRequest>, description = "Optional: no body (or an empty one) means `{}`, a real cancellation with no reason."),
     responses(
         (status = 200, description = "Cancelled (or the preview of it)", body = CancellationResult),
         ProblemResponses<400, 401, 404, 409, 410, 413, 415, 422>,
@@ -111,10 +112,10 @@ pub async fn cancel(
     app: web::Data<App>,
     auth: BookingAuth,
     path: web::Path<ConsultationPath>,
-    body: ValidJson<CancelRequest>,
+    body: OptionalJson<CancelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = auth.actor()?;
-    let ValidJson(input, digest) = body;
+    let OptionalJson(input, digest) = body;
     let request = idempotency::request(&req, &auth.caller(), &digest)?;
     let command = CancelCommand {
         dry_run: input.dry_run,

@@ -19,12 +19,15 @@ use crate::cache::CacheKey;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
-    /// First clinic-local date (inclusive).
-    #[param(value_type = String, format = Date, example = "2026-12-01")]
-    pub from: NaiveDate,
-    /// Last clinic-local date (inclusive); at most 31 days after `from`.
-    #[param(value_type = String, format = Date, example = "2026-12-14")]
-    pub to: NaiveDate,
+    /// First clinic-local date (inclusive); by default today in the
+    /// clinic's time zone.
+    #[param(value_type = Option<String>, format = Date, example = "2026-12-01")]
+    pub from: Option<NaiveDate>,
+    /// Last clinic-local date (inclusive). The range spans at most
+    /// `AVAILABILITY_MAX_DAYS` days with both ends counted (31 by default:
+    /// `to` at most 30 days after `from`), which is also the default.
+    #[param(value_type = Option<String>, format = Date, example = "2026-12-14")]
+    pub to: Option<NaiveDate>,
     /// Only this practitioner.
     pub practitioner_id: Option<uuid::Uuid>,
 }
@@ -62,7 +65,11 @@ pub struct Availability {
 /// after opening hours, closures, existing bookings and live holds, minimum
 /// notice and the booking horizon. Each slot gives its start and end in UTC
 /// and in clinic-local time with the offset in force (correct across the
-/// days the clocks change).
+/// days the clocks change). Without `from` and `to`, the answer covers the
+/// widest range one request may ask for, from today (clinic-local); the
+/// answer's `from` and `to` say which dates were used.
+///
+/// Public: no key is needed (a key that is sent must be valid).
 #[utoipa::path(
     operation_id = "getAvailability",
     tag = "Schedule",
@@ -73,34 +80,39 @@ pub struct Availability {
         (status = 304, description = "Not modified since the ETag given"),
         ProblemResponses<401, 422>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/availability")]
 pub async fn availability(
     req: actix_web::HttpRequest,
     app: web::Data<App>,
     _caller: MaybeKey,
-    query: web::Query<AvailabilityQuery>,
+    query: crate::api::extract::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    supported_date("from", Some(q.from))?;
-    supported_date("to", Some(q.to))?;
+    supported_date("from", q.from)?;
+    supported_date("to", q.to)?;
     let max_days = i64::from(app.settings.booking.max_availability_days);
-    if q.to < q.from {
+    let from = q.from.unwrap_or_else(|| app.today());
+    let to = q.to.unwrap_or(from + Duration::days(max_days - 1));
+    if to < from {
         return Err(ApiError::field("to", "order", "must be on or after from"));
     }
-    if (q.to - q.from).num_days() >= max_days {
+    if (to - from).num_days() >= max_days {
         return Err(ApiError::field(
             "to",
             "range",
-            format!("the range may span at most {max_days} days"),
+            format!(
+                "the range may span at most {max_days} days, from and to included (to at most {} days after from)",
+                max_days - 1
+            ),
         ));
     }
     cached_slots(
         &req,
         &app,
-        q.from,
-        q.to,
+        from,
+        to,
         q.practitioner_id.map(|p| p.to_string()),
     )
     .await
@@ -183,7 +195,7 @@ pub async fn availability_feed(
     req: actix_web::HttpRequest,
     app: web::Data<App>,
     _key: AnyKey,
-    query: web::Query<FeedQuery>,
+    query: crate::api::extract::Query<FeedQuery>,
 ) -> Result<HttpResponse, ApiError> {
     supported_date("from", query.from)?;
     supported_date("to", query.to)?;

@@ -184,7 +184,7 @@ pub struct ClosureQuery {
 pub async fn list_closures(
     app: web::Data<App>,
     _staff: StaffKey,
-    query: web::Query<ClosureQuery>,
+    query: crate::api::extract::Query<ClosureQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let tz = app.settings.clinic_timezone;
     supported_date("from", query.from)?;

@@ -225,6 +225,8 @@ impl PractitionerInput {
 ///
 /// Practitioners taking bookings, with their weekly opening hours. Staff
 /// also see inactive ones.
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) to see inactive practitioners.
 #[utoipa::path(
     operation_id = "listPractitioners",
     tag = "Schedule",
@@ -232,7 +234,7 @@ impl PractitionerInput {
         (status = 200, description = "Practitioners", body = PractitionerList),
         ProblemResponses<401>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/practitioners")]
 pub async fn list_practitioners(
@@ -253,6 +255,8 @@ pub async fn list_practitioners(
 }
 
 /// Get a practitioner
+///
+/// Public: no key is needed; staff send theirs (`Authorization: Bearer ck_…`) to read an inactive practitioner.
 #[utoipa::path(
     operation_id = "getPractitioner",
     tag = "Schedule",
@@ -261,7 +265,7 @@ pub async fn list_practitioners(
         (status = 200, description = "The practitioner", body = Practitioner),
         ProblemResponses<401, 404>,
     ),
-    security((), ("api_key" = []))
+    security(())
 )]
 #[get("/practitioners/{id}")]
 pub async fn get_practitioner(

@@ -86,6 +86,6 @@ pub(super) fn slot_conflict(e: DbError) -> AppError {
     AppError::conflict_on_unique(
         e,
         "slot_unavailable",
-        "That slot has just been taken; choose another from GET /v1/availability.",
+        "Someone else has just booked that time. Please choose another.",
     )
 }
