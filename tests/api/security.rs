@@ -640,3 +640,23 @@ async fn the_holds_cap_sees_through_formatting_and_counts_per_address() {
         .await
         .assert_problem(409, "too_many_holds");
 }
+
+#[tokio::test]
+async fn an_http_endpoint_saved_in_development_gets_nothing_once_http_is_off() {
+    let receiver = crate::receiver::Receiver::start();
+    let app = spawn_app().await;
+    let staff = app.key(Role::Staff).await;
+    subscribe(&app, &staff, &receiver.url, &["consultation.created"]).await;
+    let app = app
+        .restart_with(|s| {
+            s.webhooks.allow_http = false;
+            s.webhooks.allow_private_targets = true;
+        })
+        .await;
+    book_first(&app).await;
+    drain(&app).await;
+    assert!(
+        receiver.received().is_empty(),
+        "WEBHOOK_ALLOW_HTTP is honoured at delivery time"
+    );
+}
