@@ -118,7 +118,7 @@ impl Application {
 /// Opens the database and applies pending migrations (off the executor).
 async fn open_and_migrate(settings: Arc<Settings>) -> Result<Db, StartError> {
     tokio::task::spawn_blocking(move || {
-        let db = Db::open(&settings.database_url, settings.database_pool_size)?;
+        let db = Db::open_with(&settings.database_url, settings.db_options())?;
         db.migrate().map_err(|e| StartError::Prepare {
             url: settings.database_url.masked(),
             reason: e.to_string(),
@@ -219,6 +219,7 @@ fn serve(
                 cors(&cors_origins),
             ))
             .wrap(from_fn(extract::reject_control_characters))
+            .wrap(from_fn(extract::body_deadline))
             .wrap(from_fn(telemetry::log_requests))
     })
     .listen(listener)?

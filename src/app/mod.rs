@@ -22,6 +22,7 @@ pub mod holds;
 pub mod idempotency;
 pub mod maintenance;
 pub mod privacy;
+pub mod readiness;
 pub mod refunds;
 pub mod schedule;
 pub mod screening;

@@ -65,8 +65,24 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(TestDatabase::create(), configure)
+}
+
+/// Starts the application on a database the test looks after itself (a
+/// throwaway PostgreSQL cluster it restarts, an SQLite file it fills).
+pub async fn spawn_app_on(url: DatabaseUrl, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(
+        TestDatabase {
+            url,
+            cleanup: Cleanup::None,
+        },
+        configure,
+    )
+}
+
+fn spawn_app_in(db: TestDatabase, configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
-    let db = Arc::new(TestDatabase::create());
+    let db = Arc::new(db);
     let mut settings = Settings::for_database(db.url.clone());
     settings.bind_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_pool_size = 8;
@@ -222,8 +238,13 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
+    /// The test that made it removes it.
+    None,
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 pub fn postgres_base() -> Option<String> {

@@ -4,11 +4,13 @@
 mod booking;
 mod catalogue;
 mod fake_stripe;
+mod faults;
 mod fixtures;
 mod foundation;
 mod helpers;
 mod layers;
 mod payments;
+mod pg_cluster;
 mod privacy;
 mod properties;
 mod receiver;
