@@ -388,6 +388,46 @@ pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError
     Ok(heads)
 }
 
+/// The oldest pending delivery of one active endpoint (by event time), if
+/// it is due at `now`, taken for this instance until `lease_until`; with
+/// the endpoint as it is now. `None` when the endpoint's queue is empty,
+/// its head is not due (waiting for a retry, or held by a sender), the
+/// endpoint is inactive, or another instance took the head first. Only the
+/// head is ever taken, so an endpoint has one delivery in flight at a time
+/// and its events go out in order.
+pub fn claim_next(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<(Delivery, Endpoint)>, DbError> {
+    let head: Option<(DeliveryRow, OutboxEvent)> =
+        crate::native!(conn, |db| webhook_deliveries::table
+            .inner_join(outbox_events::table)
+            .inner_join(webhook_endpoints::table)
+            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_endpoints::active.eq(true))
+            .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+            .order((
+                webhook_deliveries::event_occurred_at.asc(),
+                webhook_deliveries::id.asc(),
+            ))
+            .first(db))
+        .optional()?;
+    let Some((row, event)) = head else {
+        return Ok(None);
+    };
+    let delivery = to_delivery(row, event);
+    if delivery.next_attempt_at > now || !claim(conn, &delivery, lease_until)? {
+        return Ok(None);
+    }
+    let Some(endpoint) = endpoint(conn, endpoint_id)? else {
+        return Ok(None);
+    };
+    Ok(Some((delivery, endpoint)))
+}
+
 /// Takes a due delivery for this instance until `lease_until` (false when
 /// another instance took it first).
 pub fn claim(
