@@ -53,6 +53,8 @@ pub struct Application {
     port: u16,
     server: Server,
     app: web::Data<App>,
+    /// The operator's `/metrics` listener, when `METRICS_BIND_ADDR` is set.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -86,11 +88,36 @@ impl Application {
             addr: settings.bind_addr.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self { port, server, app })
+        let metrics = match settings.metrics.bind_addr {
+            None => None,
+            Some(addr) => {
+                let bind_failed = |e: std::io::Error| StartError::Bind {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                };
+                let listener = TcpListener::bind(addr).map_err(bind_failed)?;
+                let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+                Some((
+                    port,
+                    serve_metrics(listener, app.clone()).map_err(bind_failed)?,
+                ))
+            }
+        };
+        Ok(Self {
+            port,
+            server,
+            app,
+            metrics,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on, when it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn app(&self) -> web::Data<App> {
@@ -108,9 +135,17 @@ impl Application {
         let app = self.app.clone().into_inner();
         let background = tokio::spawn(maintenance::run_periodically(app.clone()));
         let deliveries = tokio::spawn(deliveries::run_forever(app));
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         background.abort();
         deliveries.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         result
     }
 }
@@ -180,6 +215,20 @@ async fn content_security_policy(
     Ok(resp)
 }
 
+/// The operator's listener: `/metrics` only (see `api::metrics`).
+fn serve_metrics(listener: TcpListener, app: web::Data<App>) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(app.clone())
+            .route("/metrics", web::get().to(api::metrics::scrape))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run())
+}
+
 fn serve(
     listener: TcpListener,
     app: web::Data<App>,
@@ -220,6 +269,7 @@ fn serve(
             ))
             .wrap(from_fn(extract::reject_control_characters))
             .wrap(from_fn(extract::body_deadline))
+            .wrap(from_fn(api::metrics::observe))
             .wrap(from_fn(telemetry::log_requests))
     })
     .listen(listener)?

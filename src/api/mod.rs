@@ -17,6 +17,7 @@ pub mod fallback;
 pub mod faqs;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod problems;

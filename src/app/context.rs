@@ -8,6 +8,7 @@ use crate::cache::ResponseCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::payments::PaymentProvider;
 
 /// What every use case works with: the database, the settings, the clock,
@@ -20,6 +21,8 @@ pub struct App {
     pub payments: Arc<dyn PaymentProvider>,
     /// Outbound HTTP for webhook deliveries.
     pub http: reqwest::Client,
+    /// What operators watch (`/metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -33,6 +36,7 @@ impl App {
             db,
             cache: ResponseCache::new(std::time::Duration::from_secs(5)),
             http: crate::outbound::client(settings.webhooks.timeout),
+            metrics: Arc::new(Metrics::new()),
             settings,
             clock,
             payments,

@@ -96,6 +96,7 @@ async fn drain(app: &App, endpoint_id: &str) -> Pass {
     };
     while let Some((delivery, endpoint)) = current.take() {
         let attempt = send(app, &delivery, &endpoint).await;
+        app.metrics.delivery_attempt(attempt.ok);
         if attempt.ok {
             out.delivered += 1;
         } else {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod holds;
 pub mod idempotency;
 pub mod maintenance;
+pub mod observability;
 pub mod privacy;
 pub mod readiness;
 pub mod refunds;

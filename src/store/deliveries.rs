@@ -446,6 +446,24 @@ pub fn claim(
     Ok(n == 1)
 }
 
+/// Events not yet fanned out, deliveries not yet made, and when the
+/// oldest of those was queued (for the metrics).
+pub fn backlog(conn: &mut DbConnection) -> Result<(i64, i64, Option<DateTime<Utc>>), DbError> {
+    let outbox: i64 = crate::native!(conn, |db| outbox_events::table
+        .filter(outbox_events::dispatched.eq(false))
+        .count()
+        .get_result(db))?;
+    let (pending, oldest): (i64, Option<NaiveDateTime>) =
+        crate::native!(conn, |db| webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq("pending"))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(webhook_deliveries::created_at),
+            ))
+            .get_result(db))?;
+    Ok((outbox, pending, oldest.map(from_db)))
+}
+
 /// The result of one attempt.
 pub struct Attempt<'a> {
     pub ok: bool,

@@ -64,7 +64,7 @@ async fn timed(f: impl std::future::Future<Output = Answer>) -> (Answer, Duratio
     (a, t.elapsed())
 }
 
-fn screening() -> Value {
+pub fn screening() -> Value {
     json!({
         "date_of_birth": DOB,
         "pregnant": false,

@@ -19,6 +19,8 @@ pub const TEST_NOW: &str = "2026-11-25T10:00:00Z";
 
 pub struct TestApp {
     pub address: String,
+    /// The `/metrics` listener's port, when the settings ask for one.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub app: actix_web::web::Data<App>,
@@ -121,14 +123,16 @@ fn start(settings: Settings, clock: Arc<ManualClock>, db: Arc<TestDatabase>) -> 
             )
             .await
             .expect("the application starts");
-            tx.send((app.port(), app.app(), app.handle())).unwrap();
+            tx.send((app.port(), app.metrics_port(), app.app(), app.handle()))
+                .unwrap();
             let _ = app.run_until_stopped().await;
         });
     });
-    let (port, app, handle) = rx.recv().expect("the server thread reports its port");
+    let (port, metrics_port, app, handle) = rx.recv().expect("the server thread reports its port");
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
         address,
+        metrics_port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -9,6 +9,7 @@ mod fixtures;
 mod foundation;
 mod helpers;
 mod layers;
+mod metrics;
 mod payments;
 mod pg_cluster;
 mod privacy;
