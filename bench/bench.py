@@ -224,6 +224,8 @@ class Server:
             # on unpaid holds per contact stays at its default and is
             # checked on every booking, as in production.
             "RATE_LIMIT_PER_MINUTE": "0",
+            # The webhook drain phase's subscriber is a local http:// server.
+            "WEBHOOK_ALLOW_HTTP": "true",
         })
         self.env.update(extra_env or {})
         self.log_path = os.path.join(workdir, "server.log")
@@ -405,6 +407,105 @@ class Loadgen:
 
 
 # --------------------------------------------------------------------------
+# Webhook drain
+
+WEBHOOK_ENDPOINTS = 4
+WEBHOOK_EVENTS = {"full": 400, "quick": 100}  # events per endpoint
+
+
+class HookReceiver:
+    """A local subscriber: answers every delivery 204 at once and notes, per
+    endpoint (the URL path), when each event arrived and its time."""
+
+    def __init__(self):
+        import http.server
+        self.lock = threading.Lock()
+        self.got = {}
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(n) or b"{}")
+                with receiver.lock:
+                    receiver.got.setdefault(self.path, []).append(
+                        (time.time(), body.get("occurred_at", ""), self.headers.get("Clinic-Event-Id")))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def counts(self):
+        with self.lock:
+            return {k: len(v) for k, v in self.got.items()}
+
+    def close(self):
+        self.server.shutdown()
+
+
+def webhook_drain(server, db, lg, pid, key, slots, events):
+    """A backlog of `events` consultation.created events for each of
+    WEBHOOK_ENDPOINTS endpoints, queued while the endpoints are inactive,
+    then drained: events per second per endpoint, from the moment they are
+    switched on, and from their first delivery to their last."""
+    base = server.base
+    receiver = HookReceiver()
+    try:
+        ids = []
+        for i in range(WEBHOOK_ENDPOINTS):
+            created = must(http("POST", base + "/v1/webhook-endpoints", {
+                "url": f"http://127.0.0.1:{receiver.port}/hook/{i}",
+                "event_types": ["consultation.created"], "active": False}, key), 201)
+            ids.append(created["id"])
+        booked = lg.run("book", "--base", base, "--practitioner", pid,
+                        "--slots", lg.slots_file("webhook-slots.txt", slots[:events + 50]),
+                        "--pick", "sequential", "--concurrency", 8, "--count", events,
+                        "--duration", 300, "--tag", "hooks")
+        made = booked["booked"]
+        want = made * WEBHOOK_ENDPOINTS
+        deadline = time.time() + 120
+        while int(db.query("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")[0][0]) < want:
+            if time.time() > deadline:
+                raise RuntimeError("the backlog was not fanned out within 120 s")
+            time.sleep(0.2)
+        started = time.time()
+        for i in ids:
+            must(http("PUT", f"{base}/v1/webhook-endpoints/{i}", {
+                "url": f"http://127.0.0.1:{receiver.port}/hook/{ids.index(i)}",
+                "event_types": ["consultation.created"], "active": True}, key), 200)
+        deadline = time.time() + 600
+        while sum(receiver.counts().values()) < want:
+            if time.time() > deadline:
+                raise RuntimeError(f"drained {receiver.counts()} of {made} each within 600 s")
+            time.sleep(0.05)
+        per = []
+        in_order = True
+        for path, got in sorted(receiver.got.items()):
+            times = [t for t, _, _ in got]
+            occurred = [o for _, o, _ in got]
+            in_order &= occurred == sorted(occurred)
+            per.append({"endpoint": path, "events": len(got),
+                        "from_activation_per_s": len(got) / (times[-1] - started),
+                        "steady_per_s": (len(got) - 1) / max(times[-1] - times[0], 1e-9)})
+        total = max(t for got in receiver.got.values() for t, _, _ in got) - started
+        return {"endpoints": WEBHOOK_ENDPOINTS, "events_per_endpoint": made, "per_endpoint": per,
+                "drain_s": total, "in_order": in_order,
+                "duplicates": sum(len(g) - len({e for _, _, e in g}) for g in receiver.got.values()),
+                "overall_per_s": want / total}
+    finally:
+        receiver.close()
+
+
+# --------------------------------------------------------------------------
 # One backend
 
 def setup_diary(server, db, lg, res):
@@ -568,6 +669,14 @@ def run_backend(db, args, lg_bin):
                                            *(["--idempotency"] if args.idempotency else []))
         res["double_bookings"] = double_bookings(db)
         server.rss.phase("fixed-rate latency")
+
+        log(f"{db.name}: webhook backlog drain, {WEBHOOK_ENDPOINTS} endpoints")
+        events = WEBHOOK_EVENTS["quick" if args.quick else "full"]
+        # The far end of the spread run's slots: free unless that run booked
+        # nearly all of them (only the bookings made count).
+        res["webhooks"] = webhook_drain(server, db, lg, pid, key, spread_slots[-(events + 200):], events)
+        log(f"{db.name}: webhooks {res['webhooks']['per_endpoint']}")
+        server.rss.phase("webhook drain")
         res["rss_phases_kb"] = server.rss.phases
         res["threads_by_phase"] = server.rss.threads
     finally:
@@ -681,6 +790,8 @@ def backend_table(r, is_target_backend):
                  f"{l['p50'] / hp50:.1f} / {l['p99'] / hp99:.1f}", "p99 < 25 ms", status(ok)))
     verdicts.append((f"booking p99 < 25 ms at {TARGETS['booking_p99_rate']:.0f} bookings/s",
                      f"{l['p99']:.2f} ms", ok))
+    if "webhooks" in r:
+        rows.append(webhook_row(r["webhooks"]))
     peak = r["peak_rss_kb"] / 1024
     idle = r["idle_rss_kb"] / 1024
     ok = peak < TARGETS["rss_mb"]
@@ -697,6 +808,47 @@ def backend_table(r, is_target_backend):
     for row in rows:
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out), verdicts
+
+
+def webhook_row(w):
+    per = w["per_endpoint"]
+    lo = min(e["from_activation_per_s"] for e in per)
+    hi = max(e["from_activation_per_s"] for e in per)
+    steady = statistics.median(e["steady_per_s"] for e in per)
+    return (f"Webhook backlog drain: {w['events_per_endpoint']} events queued for each of "
+            f"{w['endpoints']} endpoints, then switched on (default `WEBHOOK_POLL_MS=1000`)",
+            f"{lo:,.0f}–{hi:,.0f} events/s per endpoint from switch-on ({w['drain_s']:.1f} s for all, "
+            f"{w['overall_per_s']:,.0f}/s overall); {steady:,.0f}/s per endpoint first to last delivery; "
+            f"in order: {'yes' if w['in_order'] else '**no**'}, duplicates: {w['duplicates']}",
+            "—", "—", "")
+
+
+def run_webhooks_only(db, args, lg_bin):
+    """The webhook drain alone, on a fresh database (`--only webhooks`)."""
+    workdir = os.path.join(args.workdir, db.name.lower())
+    os.makedirs(workdir, exist_ok=True)
+    db.reset()
+    server = Server(args.bin, db.url, workdir)
+    lg = Loadgen(lg_bin, workdir)
+    server.start()
+    try:
+        base = server.base
+        key = server.cli("api-key", "create", "--role", "staff", "--name", "bench")
+        pid = must(http("GET", base + "/v1/practitioners"), 200)["items"][0]["id"]
+        weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+        must(http("PUT", f"{base}/v1/practitioners/{pid}/opening-hours",
+                  {"windows": [{"weekday": d, "opens": OPENS, "closes": CLOSES} for d in weekdays]}, key), 200)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        slots = []
+        for start in (today + dt.timedelta(days=2), today + dt.timedelta(days=33)):
+            av = must(http("GET", f"{base}/v1/availability?from={start}&to={start + dt.timedelta(days=30)}"), 200)
+            slots += [x["starts_at"] for x in av["slots"] if x["practitioner_id"] == pid]
+        events = WEBHOOK_EVENTS["quick" if args.quick else "full"]
+        return {"backend": db.name, "webhooks": webhook_drain(server, db, lg, pid, key, slots, events)}
+    finally:
+        server.stop()
+        if not args.keep_db:
+            db.drop()
 
 
 def write_report(results, args, machine):
@@ -817,6 +969,8 @@ def main():
     p.add_argument("--pg-db", default=os.environ.get("BENCH_PG_DB", "bench_clinic"))
     p.add_argument("--keep-db", action="store_true", help="keep the databases after the run")
     p.add_argument("--command", default="bash bench/run.sh")
+    p.add_argument("--only", choices=["webhooks"],
+                   help="measure only this (results to WORKDIR/webhooks.json; the report is left alone)")
     p.add_argument("--report-only", metavar="RESULTS_JSON",
                    help="rewrite the report from a previous run's results.json, measuring nothing")
     args = p.parse_args()
@@ -832,7 +986,7 @@ def main():
         p.error("--bin and --loadgen are required")
     args.bin = os.path.abspath(args.bin)
     os.makedirs(args.workdir, exist_ok=True)
-    if not shutil.which("wrk"):
+    if not shutil.which("wrk") and not args.only:
         sys.exit("bench: wrk not found (apt-get install -y wrk)")
 
     started = time.time()
@@ -861,6 +1015,13 @@ def main():
         os.makedirs(os.path.join(args.workdir, "sqlite"), exist_ok=True)
     if args.backend in ("postgres", "both"):
         backends.append(Postgres(args.pg_url, args.pg_db))
+    if args.only == "webhooks":
+        out = [run_webhooks_only(db, args, lg_bin) for db in backends]
+        with open(os.path.join(args.workdir, "webhooks.json"), "w") as f:
+            json.dump(out, f, indent=1)
+        for r in out:
+            print(f"  {r['backend']:10} " + webhook_row(r["webhooks"])[1])
+        return
     results = []
     raw = os.path.join(args.workdir, "results.json")
     for db in backends:

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use crate::db::DatabaseUrl;
+use crate::db::{ConnectionLimits, DatabaseUrl, DbOptions};
 use crate::domain::money::{Currency, Money};
 
 /// How log lines are written.
@@ -126,6 +126,9 @@ pub struct Webhooks {
     pub max_endpoints_per_key: u32,
     /// Delivery replays one API key may ask for per minute.
     pub max_replays_per_minute: u32,
+    /// Deliveries in flight at once from this instance (each endpoint has
+    /// at most one, which keeps its order).
+    pub max_in_flight: usize,
 }
 
 impl Webhooks {
@@ -135,6 +138,24 @@ impl Webhooks {
             allow_http: self.allow_http,
             allow_private: self.allow_private_targets,
         }
+    }
+}
+
+/// The operator's `/metrics` listener.
+#[derive(Clone)]
+pub struct MetricsSettings {
+    /// Where `/metrics` is served; `None`: not served.
+    pub bind_addr: Option<SocketAddr>,
+    /// A bearer token the scraper must send, when set.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bind_addr", &self.bind_addr)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .finish()
     }
 }
 
@@ -181,6 +202,10 @@ impl Default for PageSettings {
 pub struct Settings {
     pub database_url: DatabaseUrl,
     pub database_pool_size: u32,
+    /// The longest a request waits for a database connection.
+    pub database_checkout_timeout: Duration,
+    /// Statement and lock timeouts, and SQLite's size cap.
+    pub database_limits: ConnectionLimits,
     pub bind_addr: SocketAddr,
     pub clinic_name: String,
     pub clinic_contact: ClinicContact,
@@ -201,6 +226,9 @@ pub struct Settings {
     pub stripe: Option<StripeSettings>,
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
+    /// The longest a client may take to send a request body.
+    pub client_body_timeout: Duration,
+    pub metrics: MetricsSettings,
     /// How often background maintenance runs.
     pub maintenance_interval: Duration,
     /// The booking page's branding and framing.
@@ -300,6 +328,21 @@ impl Settings {
         Ok(Self {
             database_url,
             database_pool_size: env.positive("DATABASE_POOL_SIZE", 10)?,
+            database_checkout_timeout: Duration::from_millis(
+                env.positive("DATABASE_CHECKOUT_TIMEOUT_MS", 2000)?,
+            ),
+            database_limits: ConnectionLimits {
+                statement_timeout: Duration::from_millis(
+                    env.positive("DATABASE_STATEMENT_TIMEOUT_MS", 5000)?,
+                ),
+                lock_timeout: Duration::from_millis(
+                    env.positive("DATABASE_LOCK_TIMEOUT_MS", 2000)?,
+                ),
+                sqlite_max_bytes: match env.get("SQLITE_MAX_SIZE_MB") {
+                    None => None,
+                    Some(_) => Some(env.positive::<u64>("SQLITE_MAX_SIZE_MB", 1)? << 20),
+                },
+            },
             bind_addr,
             clinic_name: env.get("CLINIC_NAME").unwrap_or("JB Cosmetic").to_owned(),
             clinic_contact: ClinicContact {
@@ -352,9 +395,23 @@ impl Settings {
                 allow_private_targets: env.boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS", false)?,
                 max_endpoints_per_key: env.positive("MAX_WEBHOOK_ENDPOINTS_PER_KEY", 10)?,
                 max_replays_per_minute: env.positive("WEBHOOK_REPLAYS_PER_MINUTE", 30)?,
+                max_in_flight: env.positive("WEBHOOK_MAX_IN_FLIGHT", 16)?,
             },
             stripe: stripe_settings(&env)?,
             max_body_bytes: env.positive::<usize>("MAX_BODY_BYTES", 65_536)?,
+            client_body_timeout: Duration::from_millis(
+                env.positive("CLIENT_BODY_TIMEOUT_MS", 10_000)?,
+            ),
+            metrics: MetricsSettings {
+                bind_addr: match env.get("METRICS_BIND_ADDR") {
+                    None => None,
+                    Some(_) => Some(env.parse_with("METRICS_BIND_ADDR", "", |v| {
+                        v.parse::<SocketAddr>()
+                            .map_err(|_| "expected host:port, e.g. 127.0.0.1:9464".to_owned())
+                    })?),
+                },
+                token: env.get("METRICS_TOKEN").map(str::to_owned),
+            },
             maintenance_interval: Duration::from_secs(
                 env.positive("MAINTENANCE_INTERVAL_SECONDS", 60)?,
             ),
@@ -362,6 +419,15 @@ impl Settings {
             demo_clock: demo_clock(&env)?,
             warnings: warnings(&env),
         })
+    }
+
+    /// How the database pool is sized and bounded.
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions {
+            pool_size: self.database_pool_size,
+            checkout_timeout: self.database_checkout_timeout,
+            limits: self.database_limits,
+        }
     }
 
     /// Settings for a test or a tool: defaults with the given database.
@@ -500,6 +566,10 @@ fn demo_clock(env: &Env) -> Result<bool, ConfigError> {
 const KNOWN_SETTINGS: &[&str] = &[
     "DATABASE_URL",
     "DATABASE_POOL_SIZE",
+    "DATABASE_CHECKOUT_TIMEOUT_MS",
+    "DATABASE_STATEMENT_TIMEOUT_MS",
+    "DATABASE_LOCK_TIMEOUT_MS",
+    "SQLITE_MAX_SIZE_MB",
     "BIND_ADDR",
     "CLINIC_NAME",
     "CLINIC_ADDRESS",
@@ -540,7 +610,11 @@ const KNOWN_SETTINGS: &[&str] = &[
     "WEBHOOK_ALLOW_PRIVATE_TARGETS",
     "MAX_WEBHOOK_ENDPOINTS_PER_KEY",
     "WEBHOOK_REPLAYS_PER_MINUTE",
+    "WEBHOOK_MAX_IN_FLIGHT",
     "MAX_BODY_BYTES",
+    "CLIENT_BODY_TIMEOUT_MS",
+    "METRICS_BIND_ADDR",
+    "METRICS_TOKEN",
     "LOG_FORMAT",
     "RUST_LOG",
     "MAINTENANCE_INTERVAL_SECONDS",
@@ -806,6 +880,12 @@ mod tests {
             ("CONSULTATION_MINUTES", "7"),
             ("SEED_CONTENT", "maybe"),
             ("RUST_LOG", "info,[[["),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "0"),
+            ("DATABASE_CHECKOUT_TIMEOUT_MS", "soon"),
+            ("SQLITE_MAX_SIZE_MB", "-1"),
+            ("CLIENT_BODY_TIMEOUT_MS", "0"),
+            ("METRICS_BIND_ADDR", "everywhere"),
+            ("WEBHOOK_MAX_IN_FLIGHT", "0"),
         ];
         for (name, value) in cases {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();

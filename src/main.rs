@@ -241,7 +241,11 @@ fn existing(settings: &Settings) -> Result<(), String> {
 }
 
 fn open(settings: &Settings) -> Result<Db, String> {
-    let db = Db::open(&settings.database_url, 2).map_err(|e| e.to_string())?;
+    let options = clinic_api::db::DbOptions {
+        pool_size: 2,
+        ..settings.db_options()
+    };
+    let db = Db::open_with(&settings.database_url, options).map_err(|e| e.to_string())?;
     db.migrate()
         .map_err(|e| format!("cannot migrate {}: {e}", settings.database_url.masked()))?;
     Ok(db)
@@ -273,7 +277,11 @@ fn clock_for(settings: &Settings) -> Arc<dyn Clock> {
 }
 
 fn migrate(settings: &Settings) -> Result<(), String> {
-    let db = Db::open(&settings.database_url, 1).map_err(|e| e.to_string())?;
+    let options = clinic_api::db::DbOptions {
+        pool_size: 1,
+        ..settings.db_options()
+    };
+    let db = Db::open_with(&settings.database_url, options).map_err(|e| e.to_string())?;
     let applied = db
         .migrate()
         .map_err(|e| format!("cannot migrate {}: {e}", settings.database_url.masked()))?;

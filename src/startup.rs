@@ -53,6 +53,8 @@ pub struct Application {
     port: u16,
     server: Server,
     app: web::Data<App>,
+    /// The operator's `/metrics` listener, when `METRICS_BIND_ADDR` is set.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -92,7 +94,27 @@ impl Application {
             addr: settings.bind_addr.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self { port, server, app })
+        let metrics = match settings.metrics.bind_addr {
+            None => None,
+            Some(addr) => {
+                let bind_failed = |e: std::io::Error| StartError::Bind {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                };
+                let listener = TcpListener::bind(addr).map_err(bind_failed)?;
+                let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+                Some((
+                    port,
+                    serve_metrics(listener, app.clone()).map_err(bind_failed)?,
+                ))
+            }
+        };
+        Ok(Self {
+            port,
+            server,
+            app,
+            metrics,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -112,6 +134,11 @@ impl Application {
         format!("http://{host}:{}", self.port)
     }
 
+    /// The port `/metrics` is served on, when it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn app(&self) -> web::Data<App> {
         self.app.clone()
     }
@@ -127,9 +154,17 @@ impl Application {
         let app = self.app.clone().into_inner();
         let background = tokio::spawn(maintenance::run_periodically(app.clone()));
         let deliveries = tokio::spawn(deliveries::run_forever(app));
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         background.abort();
         deliveries.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         result
     }
 }
@@ -137,7 +172,7 @@ impl Application {
 /// Opens the database and applies pending migrations (off the executor).
 async fn open_and_migrate(settings: Arc<Settings>) -> Result<Db, StartError> {
     tokio::task::spawn_blocking(move || {
-        let db = Db::open(&settings.database_url, settings.database_pool_size)?;
+        let db = Db::open_with(&settings.database_url, settings.db_options())?;
         db.migrate().map_err(|e| StartError::Prepare {
             url: settings.database_url.masked(),
             reason: e.to_string(),
@@ -208,6 +243,20 @@ async fn content_security_policy(
     Ok(resp)
 }
 
+/// The operator's listener: `/metrics` only (see `api::metrics`).
+fn serve_metrics(listener: TcpListener, app: web::Data<App>) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(app.clone())
+            .route("/metrics", web::get().to(api::metrics::scrape))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .run())
+}
+
 fn serve(
     listener: TcpListener,
     app: web::Data<App>,
@@ -268,6 +317,8 @@ fn serve(
                 cors(&cors_origins),
             ))
             .wrap(from_fn(extract::reject_control_characters))
+            .wrap(from_fn(extract::body_deadline))
+            .wrap(from_fn(api::metrics::observe))
             .wrap(from_fn(telemetry::log_requests))
     })
     .listen(listener)?

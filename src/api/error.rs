@@ -123,6 +123,10 @@ pub enum ApiError {
     Gone { code: &'static str, detail: String },
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
+    /// The client did not send its request body in time; the connection
+    /// is closed after this answer.
+    #[error("request body timeout")]
+    BodyTimeout { limit_ms: u128 },
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("not acceptable")]
@@ -192,6 +196,7 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::Gone { code, .. } => code,
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotAcceptable => "not_acceptable",
             Self::Unprocessable { code, .. } => code,
@@ -216,6 +221,7 @@ impl ApiError {
             Self::Conflict { .. } => "Conflict",
             Self::Gone { .. } => "Gone",
             Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::BodyTimeout { .. } => "Request timeout",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::NotAcceptable => "Not acceptable",
             Self::Unprocessable { .. } => "Unprocessable request",
@@ -238,6 +244,9 @@ impl ApiError {
             Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
             Self::PayloadTooLarge { limit } => {
                 format!("The request body exceeds the limit of {limit} bytes.")
+            }
+            Self::BodyTimeout { limit_ms } => {
+                format!("The request body did not arrive within {limit_ms} ms.")
             }
             Self::UnsupportedMediaType => "Send the request body as application/json.".into(),
             Self::NotAcceptable => "This resource is available as application/json.".into(),
@@ -307,6 +316,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } | Self::Stranded(_) => StatusCode::CONFLICT,
             Self::Gone { .. } => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -336,15 +346,29 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => {
                 builder.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
+            Self::BodyTimeout { .. } => {
+                builder.force_close();
+            }
             Self::MethodNotAllowed => {}
             _ => {}
         }
         let body = serde_json::to_vec(&self.problem()).unwrap_or_else(|_| b"{}".to_vec());
-        builder.body(body)
+        let mut resp = builder.body(body);
+        // For the request metrics: what a 503 was about.
+        resp.extensions_mut().insert(ProblemCode(self.code()));
+        resp
     }
 }
 
+/// The `code` of the problem a response carries (a response extension,
+/// read by the request metrics).
+#[derive(Debug, Clone, Copy)]
+pub struct ProblemCode(pub &'static str);
+
 impl From<DbError> for ApiError {
+    /// Every way of losing the database is a 503 with `Retry-After`: the
+    /// request changed nothing (or, for a commit the database did not
+    /// confirm in time, says it may have) and can be retried.
     fn from(err: DbError) -> Self {
         match err {
             DbError::Busy => Self::Unavailable {
@@ -358,6 +382,27 @@ impl From<DbError> for ApiError {
                     code: "database_unavailable",
                     detail: "The database is not reachable; retry shortly.".into(),
                     retry_after_secs: 5,
+                }
+            }
+            DbError::Timeout(msg) => {
+                tracing::error!(error = %msg, "database timeout");
+                let detail = if msg.contains("may have been saved") {
+                    "The database did not confirm the change in time; it may have been saved. Retry with the same Idempotency-Key to find out."
+                } else {
+                    "The database did not answer in time; nothing was changed. Retry shortly."
+                };
+                Self::Unavailable {
+                    code: "database_timeout",
+                    detail: detail.into(),
+                    retry_after_secs: 2,
+                }
+            }
+            DbError::StorageFull(msg) => {
+                tracing::error!(error = %msg, "database storage full");
+                Self::Unavailable {
+                    code: "storage_full",
+                    detail: "The database has no room for this change; nothing was changed. Retry later.".into(),
+                    retry_after_secs: 30,
                 }
             }
             other => Self::Internal(other.to_string()),
@@ -444,6 +489,31 @@ mod tests {
         let body = serde_json::to_string(&err.problem()).unwrap();
         assert!(!body.contains("secret_table"), "{body}");
         assert_eq!(err.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn losing_the_database_is_a_retryable_503_never_a_500() {
+        let cases = [
+            (
+                DbError::Unavailable("no connection to the server".into()),
+                "database_unavailable",
+            ),
+            (
+                DbError::Timeout("canceling statement due to statement timeout".into()),
+                "database_timeout",
+            ),
+            (
+                DbError::StorageFull("database or disk is full".into()),
+                "storage_full",
+            ),
+            (DbError::Busy, "database_busy"),
+        ];
+        for (e, code) in cases {
+            let resp = ApiError::from(e).error_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "{code}");
+            assert!(resp.headers().get(header::RETRY_AFTER).is_some(), "{code}");
+            assert_eq!(resp.extensions().get::<ProblemCode>().unwrap().0, code);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::web::BytesMut;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -103,15 +104,20 @@ where
     }
 }
 
-/// Reads a whole body, refusing more than `limit` bytes.
-pub async fn read_body<S, E>(payload: &mut S, limit: usize) -> Result<BytesMut, ApiError>
+/// Reads a whole body, refusing more than `limit` bytes; a body that did
+/// not arrive by its deadline ([`body_deadline`]) is a 408, after which
+/// the connection is closed.
+pub async fn read_body<S>(payload: &mut S, limit: usize) -> Result<BytesMut, ApiError>
 where
-    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>> + Unpin,
 {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::bad_request("unreadable_body", "The request body could not be read.")
+        let chunk = chunk.map_err(|e| match BodyTimedOut::of(&e) {
+            Some(t) => ApiError::BodyTimeout {
+                limit_ms: t.0.as_millis(),
+            },
+            None => ApiError::bad_request("unreadable_body", "The request body could not be read."),
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
@@ -119,6 +125,94 @@ where
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Middleware: a request body must arrive whole within
+/// `CLIENT_BODY_TIMEOUT_MS` of the request reaching the application (the
+/// server itself closes connections whose headers are not in after 5 s).
+/// A client that trickles its body, or stops half-way, gets a 408 when
+/// the handler reads it, and its connection is closed; one whose body no
+/// handler reads is closed after the answer.
+pub async fn body_deadline(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let limit = req
+        .app_data::<web::Data<App>>()
+        .map(|a| a.settings.client_body_timeout);
+    if let (true, Some(limit)) = (has_body, limit) {
+        let payload = req.take_payload();
+        req.set_payload(Payload::Stream {
+            payload: Box::pin(Deadline {
+                inner: payload,
+                sleep: Box::pin(tokio::time::sleep(limit)),
+                limit,
+                expired: false,
+            }),
+        });
+    }
+    next.call(req).await
+}
+
+/// A request body with a deadline.
+struct Deadline<S> {
+    inner: S,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    limit: std::time::Duration,
+    expired: bool,
+}
+
+/// The error a body past its deadline ends with.
+#[derive(Debug)]
+struct BodyTimedOut(std::time::Duration);
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body did not arrive within {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+impl BodyTimedOut {
+    fn of(e: &PayloadError) -> Option<&BodyTimedOut> {
+        match e {
+            PayloadError::Io(io) => io.get_ref()?.downcast_ref::<BodyTimedOut>(),
+            _ => None,
+        }
+    }
+}
+
+impl<S> futures_util::Stream for Deadline<S>
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<actix_web::web::Bytes, PayloadError>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if self.expired {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending => match self.sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.expired = true;
+                    let err =
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, BodyTimedOut(self.limit));
+                    Poll::Ready(Some(Err(PayloadError::Io(err))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {

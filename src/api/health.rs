@@ -1,13 +1,12 @@
 //! Liveness and readiness probes.
 
-use std::time::Duration;
-
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::error::ApiError;
 use crate::api::ProblemResponses;
+use crate::app::readiness::{self, NotReady};
 use crate::app::App;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,7 +31,8 @@ pub async fn live() -> HttpResponse {
 
 /// Readiness
 ///
-/// The database answers; otherwise 503.
+/// The database answers and accepts writes; otherwise 503. Answers within a
+/// second whatever the database does.
 #[utoipa::path(
     operation_id = "ready",
     tag = "Health",
@@ -44,15 +44,16 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
-    let check = app.db.run(crate::store::meta::ping);
     let not_ready = |detail: &str| ApiError::Unavailable {
         code: "not_ready",
         detail: detail.to_owned(),
         retry_after_secs: 5,
     };
-    match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(_)) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" })),
-        Ok(Err(_)) => Err(not_ready("The database is not answering.")),
-        Err(_) => Err(not_ready("The database did not answer in time.")),
+    match readiness::check(&app).await {
+        Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" })),
+        Err(NotReady::DatabaseDown) => Err(not_ready("The database is not answering.")),
+        Err(NotReady::StorageFull) => Err(not_ready(
+            "The database is full: writes fail until space is freed.",
+        )),
     }
 }

@@ -19,6 +19,7 @@ pub mod fallback;
 pub mod faqs;
 pub mod health;
 pub mod idempotency;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod pagination;

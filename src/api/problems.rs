@@ -54,6 +54,7 @@ fn problem_response_name(status: u16) -> &'static str {
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "NotFound",
+        408 => "RequestTimeout",
         409 => "Conflict",
         410 => "Gone",
         413 => "PayloadTooLarge",
@@ -111,7 +112,8 @@ fn problem_response(status: u16, description: &str, code: &str, detail: &str) ->
 
 /// Adds the shared problem responses, and the 400 (a URL with an encoded
 /// control character), 500 and 503 that any operation can give, to every
-/// operation.
+/// operation; and the 408 of a body sent too slowly to every operation
+/// that takes one.
 pub fn add_common_responses(doc: &mut OpenApi) {
     let shared = [
         (
@@ -143,6 +145,12 @@ pub fn add_common_responses(doc: &mut OpenApi) {
             "Conflict",
             "slot_unavailable",
             "Someone else has just booked that time. Please choose another.",
+        ),
+        (
+            408,
+            "Request timeout",
+            "body_timeout",
+            "The request body did not arrive within 10000 ms.",
         ),
         (410, "Gone", "hold_expired", "The hold on this slot lapsed."),
         (
@@ -197,7 +205,8 @@ pub fn add_common_responses(doc: &mut OpenApi) {
     }
     for item in doc.paths.paths.values_mut() {
         for op in operations_mut(item) {
-            for status in [400u16, 500, 503] {
+            let body = op.request_body.is_some().then_some(408u16);
+            for status in [400u16, 500, 503].into_iter().chain(body) {
                 op.responses
                     .responses
                     .entry(status.to_string())

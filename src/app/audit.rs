@@ -68,6 +68,11 @@ impl Tx<'_> {
         after: Option<Value>,
     ) -> Result<(), DbError> {
         self.invalidates(stale_after(subject_type));
+        match subject_type {
+            "consultation" => self.changed("consultation", action),
+            "deposit" => self.changed("deposit", action),
+            _ => {}
+        }
         audit::insert(
             self.conn,
             &audit::NewEvent {

@@ -8,6 +8,7 @@ use crate::cache::{ResponseCache, Throttle};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::payments::PaymentProvider;
 
 /// What every use case works with: the database, the settings, the clock,
@@ -23,6 +24,8 @@ pub struct App {
     pub payments: Arc<dyn PaymentProvider>,
     /// Outbound HTTP for webhook deliveries.
     pub http: reqwest::Client,
+    /// What operators watch (`/metrics`).
+    pub metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
                 settings.webhooks.timeout,
                 settings.webhooks.target_policy(),
             ),
+            metrics: Arc::new(Metrics::new()),
             settings,
             clock,
             payments,

@@ -111,6 +111,29 @@ impl AppError {
         Self::Internal(err.to_string())
     }
 
+    /// A short, stable name of the failure (the problem code where the
+    /// use case gives one), for the metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "not_found",
+            Self::Invalid(_) => "validation_failed",
+            Self::Ineligible(_) => "ineligible",
+            Self::Stranded(_) => "bookings_stranded",
+            Self::Refused { code, .. } | Self::Conflict { code, .. } | Self::Gone { code, .. } => {
+                code
+            }
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Provider(PaymentError::Declined(_)) => "payment_declined",
+            Self::Provider(PaymentError::Unavailable(_)) => "payment_provider_unavailable",
+            Self::Provider(PaymentError::Rejected(_)) => "payment_provider_error",
+            Self::Database(DbError::StorageFull(_)) => "storage_full",
+            Self::Database(DbError::Timeout(_)) => "database_timeout",
+            Self::Database(DbError::Busy) => "database_busy",
+            Self::Database(DbError::Unavailable(_)) => "database_unavailable",
+            Self::Database(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
     /// Whether the failure is on the server's side (a retry may succeed
     /// and must run the request anew): never stored as an idempotent answer.
     pub fn is_server_side(&self) -> bool {

@@ -14,6 +14,9 @@ pub struct Tx<'c> {
     pub conn: &'c mut DbConnection,
     pub now: DateTime<Utc>,
     stale: Stale,
+    /// Changes of consultations and deposits, (subject, change), for the
+    /// metrics once committed.
+    changes: Vec<(&'static str, String)>,
 }
 
 impl<'c> Tx<'c> {
@@ -22,6 +25,7 @@ impl<'c> Tx<'c> {
             conn,
             now,
             stale: Stale::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -32,12 +36,17 @@ impl<'c> Tx<'c> {
     ) -> Result<T, AppError> {
         let now = self.now;
         let mut stale = Stale::default();
+        let mut changes = Vec::new();
         let result = self.conn.transaction(|conn| {
             let mut inner = Tx::new(conn, now);
             let result = work(&mut inner);
             stale = inner.stale;
+            changes = inner.changes;
             result
         });
+        if result.is_ok() {
+            self.changes.extend(changes);
+        }
         // A rolled-back savepoint may have marked answers stale: dropping
         // them anyway is harmless.
         self.stale.merge(stale);
@@ -47,6 +56,16 @@ impl<'c> Tx<'c> {
     /// What the work has made stale so far.
     pub(super) fn stale(&self) -> Stale {
         self.stale
+    }
+
+    /// What the work has changed so far (see [`Tx::changed`]).
+    pub(super) fn take_changes(&mut self) -> Vec<(&'static str, String)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Notes a change of a consultation or deposit, counted once committed.
+    pub(super) fn changed(&mut self, subject: &'static str, change: &str) {
+        self.changes.push((subject, change.to_owned()));
     }
 
     /// Notes that the cached answers of `stale` must go after the commit.

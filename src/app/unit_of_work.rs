@@ -30,17 +30,21 @@ impl App {
         F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     {
         let now = self.now();
-        let (value, stale) = self
+        let (value, stale, changes) = self
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
                     let mut tx = Tx::new(conn, now);
                     let value = work(&mut tx)?;
-                    Ok::<_, AppError>((value, tx.stale()))
+                    let changes = tx.take_changes();
+                    Ok::<_, AppError>((value, tx.stale(), changes))
                 })
             })
             .await?;
         self.cache.invalidate(stale);
+        for (subject, change) in &changes {
+            self.metrics.state_change(subject, change);
+        }
         Ok(value)
     }
 

@@ -23,10 +23,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::ManageConnection;
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 
 use super::connection::{ConnectionManager, DbConnection};
+use super::deadline;
 
 /// Jobs per transaction at most, so one commit's wait stays bounded.
 const MAX_BATCH: usize = 64;
@@ -50,20 +51,52 @@ struct Writer {
     jobs: usize,
 }
 
+/// Why a batch failed, kept so that every job of it gets the same error,
+/// classified as the database gave it (a full disk stays a full disk).
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: DatabaseErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            kind: DatabaseErrorKind::Unknown,
+            message: message.into(),
+        }
+    }
+
+    fn of(context: &str, e: &DieselError) -> Self {
+        let kind = match e {
+            DieselError::DatabaseError(kind, _) => *kind,
+            _ => DatabaseErrorKind::Unknown,
+        };
+        let cause = match e {
+            DieselError::DatabaseError(_, info) => info.message().to_owned(),
+            other => other.to_string(),
+        };
+        Self {
+            kind,
+            message: format!("{context}: {cause}"),
+        }
+    }
+}
+
 /// How a batch ended: `None` until its commit returns.
 #[derive(Default)]
 struct Outcome {
-    result: Mutex<Option<Result<(), String>>>,
+    result: Mutex<Option<Result<(), Failure>>>,
     done: Condvar,
 }
 
 impl Outcome {
-    fn settle(&self, result: Result<(), String>) {
+    fn settle(&self, result: Result<(), Failure>) {
         *lock(&self.result) = Some(result);
         self.done.notify_all();
     }
 
-    fn wait(&self) -> Result<(), String> {
+    fn wait(&self) -> Result<(), Failure> {
         let mut result = lock(&self.result);
         loop {
             if let Some(r) = result.as_ref() {
@@ -130,8 +163,8 @@ impl Drop for JobFlag {
     }
 }
 
-fn failed(message: String) -> DieselError {
-    DieselError::QueryBuilderError(message.into())
+fn failed(failure: Failure) -> DieselError {
+    DieselError::DatabaseError(failure.kind, Box::new(failure.message))
 }
 
 impl GroupCommit {
@@ -153,14 +186,25 @@ impl GroupCommit {
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let mut writer = lock(&self.writer);
         self.waiting.fetch_sub(1, Ordering::SeqCst);
+        // Its request gave up while it queued: do not start it.
+        if deadline::abandoned() {
+            return Err(deadline::passed().into());
+        }
 
         let outcome = self.join_or_begin(&mut writer)?;
         let conn = writer.conn.as_mut().expect("the batch has a connection");
         let result = {
             let _flag = JobFlag::set();
             // Nested in the open transaction, this is a savepoint: an
-            // error rolls back this job's writes only.
-            panic::catch_unwind(AssertUnwindSafe(|| conn.transaction(work)))
+            // error rolls back this job's writes only. Once released, the
+            // batch commits it: that is its point of no return.
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                conn.transaction(|conn| {
+                    let value = work(conn)?;
+                    deadline::commit_point()?;
+                    Ok(value)
+                })
+            }))
         };
         writer.jobs += 1;
         let result = match result {
@@ -170,11 +214,28 @@ impl GroupCommit {
                 // which rolls the whole batch back, and fail its other jobs.
                 writer.conn = None;
                 writer.batch = None;
-                outcome.settle(Err("a job of this transaction panicked".into()));
+                outcome.settle(Err(Failure::new("a job of this transaction panicked")));
                 drop(writer);
                 panic::resume_unwind(payload);
             }
         };
+        // On some failures (a full disk, an I/O error) SQLite rolls back
+        // the whole transaction by itself: the batch's earlier jobs are
+        // gone, and a later job would run (and commit) on its own. So after
+        // a failed job, check the transaction is still there; if not, the
+        // batch fails as a whole, with the cause.
+        if result.is_err() && !transaction_open(conn_of(&mut writer)) {
+            let failure = Failure::new(if super::connection::peek_observed().storage_full {
+                "database or disk is full: the database rolled back the shared transaction"
+            } else {
+                "the database ended the shared transaction after a failure"
+            });
+            writer.conn = None;
+            writer.batch = None;
+            writer.jobs = 0;
+            outcome.settle(Err(failure.clone()));
+            return Err(failed(failure).into());
+        }
 
         if writer.jobs >= MAX_BATCH || self.waiting.load(Ordering::SeqCst) == 0 {
             let committed = commit(&mut writer);
@@ -194,10 +255,11 @@ impl GroupCommit {
             return Ok(outcome.clone());
         }
         if writer.conn.is_none() {
-            let conn = self
-                .manager
-                .connect()
-                .map_err(|e| failed(format!("cannot open the writer connection: {e}")))?;
+            let conn = self.manager.connect().map_err(|e| {
+                failed(Failure::new(format!(
+                    "cannot open the writer connection: {e}"
+                )))
+            })?;
             writer.conn = Some(conn);
         }
         let Some(DbConnection::Sqlite(inner)) = writer.conn.as_mut() else {
@@ -211,19 +273,37 @@ impl GroupCommit {
     }
 }
 
+fn conn_of(writer: &mut Writer) -> &mut DbConnection {
+    writer.conn.as_mut().expect("the batch has a connection")
+}
+
+/// Whether the connection is inside a transaction: `BEGIN` fails inside
+/// one and changes nothing; outside one it opens a transaction, rolled
+/// back at once. (Diesel does not expose SQLite's autocommit flag.)
+fn transaction_open(conn: &mut DbConnection) -> bool {
+    use diesel::connection::SimpleConnection;
+    match conn.batch_execute("BEGIN") {
+        Err(_) => true,
+        Ok(()) => {
+            let _ = conn.batch_execute("ROLLBACK");
+            false
+        }
+    }
+}
+
 /// Commits the open batch. On failure the connection is dropped (which
 /// rolls back whatever is left) and the next batch opens a fresh one.
-fn commit(writer: &mut Writer) -> Result<(), String> {
+fn commit(writer: &mut Writer) -> Result<(), Failure> {
     writer.batch = None;
     writer.jobs = 0;
     let Some(conn) = writer.conn.as_mut() else {
-        return Err("the writer connection is gone".into());
+        return Err(Failure::new("the writer connection is gone"));
     };
     match Manager::commit_transaction(conn) {
         Ok(()) => Ok(()),
         Err(e) => {
             writer.conn = None;
-            Err(format!("commit failed: {e}"))
+            Err(Failure::of("commit failed", &e))
         }
     }
 }
@@ -349,6 +429,82 @@ mod tests {
             })
             .await;
         assert!(panicked.is_err());
+        db.run(|conn| write_transaction(conn, |conn| insert(conn, 2)))
+            .await
+            .unwrap();
+        assert_eq!(count(&db), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn when_the_database_fills_up_every_answer_matches_what_was_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("full.db"));
+        let options = crate::db::DbOptions {
+            pool_size: 8,
+            limits: crate::db::ConnectionLimits {
+                sqlite_max_bytes: Some(256 * 1024),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let db = Db::open_with(&url, options).unwrap();
+        db.conn()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)")
+            .unwrap();
+        let mut tasks = Vec::new();
+        for k in 0..300_i64 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.run(move |conn| {
+                    write_transaction(conn, |conn| {
+                        diesel::sql_query(format!(
+                            "INSERT INTO t (k, v) VALUES ({k}, zeroblob(2048))"
+                        ))
+                        .execute(conn)
+                        .map_err(DbError::from)
+                    })
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        let mut full = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(DbError::StorageFull(_)) => full += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert!(full > 0, "the cap was reached");
+        assert_eq!(
+            count(&db),
+            ok,
+            "every acknowledged write, and no other, is stored"
+        );
+        assert!(db.storage_full());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_past_its_deadline_is_rolled_back_not_committed() {
+        let (_dir, db) = open();
+        let late: Result<usize, DbError> = db
+            .run_within(std::time::Duration::from_millis(100), |conn| {
+                write_transaction(conn, |conn| {
+                    let n = insert(conn, 1)?;
+                    std::thread::sleep(std::time::Duration::from_millis(400));
+                    Ok(n)
+                })
+            })
+            .await;
+        assert!(
+            matches!(&late, Err(DbError::Timeout(m)) if m.contains("rolled back")),
+            "{late:?}"
+        );
+        // The worker wakes, finds its request gone, and rolls back.
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert_eq!(count(&db), 0);
         db.run(|conn| write_transaction(conn, |conn| insert(conn, 2)))
             .await
             .unwrap();

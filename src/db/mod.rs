@@ -2,11 +2,14 @@
 //! embedded migrations, write transactions and the SQLite group commit.
 
 mod connection;
+mod deadline;
 mod group_commit;
 mod pool;
 pub mod schema;
 mod transaction;
 
-pub use self::connection::{mask_password, ConnectionManager, DatabaseUrl, DbConnection, DbError};
-pub use self::pool::{run_migrations, Db, DbPool, OpenError, PooledConn};
+pub use self::connection::{
+    mask_password, ConnectionLimits, ConnectionManager, DatabaseUrl, DbConnection, DbError,
+};
+pub use self::pool::{run_migrations, Db, DbOptions, DbPool, OpenError, PoolStats, PooledConn};
 pub use self::transaction::write_transaction;

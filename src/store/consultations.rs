@@ -349,6 +349,15 @@ pub fn live_holds_for_contact(
         .get_result(db))?)
 }
 
+/// Unpaid bookings holding their slot at `now` (for the metrics).
+pub fn live_holds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(crate::native!(conn, |db| consultations::table
+        .filter(is_pending())
+        .filter(consultations::hold_expires_at.gt(to_db(now)))
+        .count()
+        .get_result(db))?)
+}
+
 /// Live unpaid holds made anonymously from one source (client address).
 pub fn live_holds_from_source(
     conn: &mut DbConnection,

@@ -424,6 +424,54 @@ pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError
     Ok(heads)
 }
 
+/// The oldest pending delivery of one active endpoint (by event time), if
+/// it is due at `now`, taken for this instance until `lease_until`; with
+/// the endpoint as it is now. `None` when the endpoint's queue is empty,
+/// its head is not due (waiting for a retry, or held by a sender), the
+/// endpoint is inactive, or another instance took the head first. Only the
+/// head is ever taken, so an endpoint has one delivery in flight at a time
+/// and its events go out in order.
+pub fn claim_next(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<(Delivery, Endpoint)>, DbError> {
+    let head: Option<(DeliveryRow, OutboxEvent)> =
+        crate::native!(conn, |db| webhook_deliveries::table
+            .inner_join(outbox_events::table)
+            .inner_join(webhook_endpoints::table)
+            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_endpoints::active.eq(true))
+            // Never for an endpoint whose owner's key was revoked.
+            .filter(
+                webhook_endpoints::owner_key_id.eq_any(
+                    api_keys::table
+                        .filter(api_keys::revoked_at.is_null())
+                        .select(api_keys::id),
+                ),
+            )
+            .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
+            .order((
+                webhook_deliveries::event_occurred_at.asc(),
+                webhook_deliveries::id.asc(),
+            ))
+            .first(db))
+        .optional()?;
+    let Some((row, event)) = head else {
+        return Ok(None);
+    };
+    let delivery = to_delivery(row, event);
+    if delivery.next_attempt_at > now || !claim(conn, &delivery, lease_until)? {
+        return Ok(None);
+    }
+    let Some(endpoint) = endpoint(conn, endpoint_id)? else {
+        return Ok(None);
+    };
+    Ok(Some((delivery, endpoint)))
+}
+
 /// Takes a due delivery for this instance until `lease_until` (false when
 /// another instance took it first).
 pub fn claim(
@@ -440,6 +488,24 @@ pub fn claim(
     .set(webhook_deliveries::next_attempt_at.eq(to_db(lease_until)))
     .execute(db))?;
     Ok(n == 1)
+}
+
+/// Events not yet fanned out, deliveries not yet made, and when the
+/// oldest of those was queued (for the metrics).
+pub fn backlog(conn: &mut DbConnection) -> Result<(i64, i64, Option<DateTime<Utc>>), DbError> {
+    let outbox: i64 = crate::native!(conn, |db| outbox_events::table
+        .filter(outbox_events::dispatched.eq(false))
+        .count()
+        .get_result(db))?;
+    let (pending, oldest): (i64, Option<NaiveDateTime>) =
+        crate::native!(conn, |db| webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq("pending"))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(webhook_deliveries::created_at),
+            ))
+            .get_result(db))?;
+    Ok((outbox, pending, oldest.map(from_db)))
 }
 
 /// The result of one attempt.

@@ -68,3 +68,25 @@ pub fn set(
     }
     Ok(())
 }
+
+/// The key the readiness write probe uses.
+const PROBE_KEY: &str = "readiness_probe";
+
+/// Writes a page's worth of data and deletes it again (readiness, while
+/// writes have been failing for lack of space): it needs a free page, and
+/// its commit needs room in the journal, as a real write does.
+pub fn probe_write(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<(), DbError> {
+    let filler = "x".repeat(4096);
+    crate::native!(conn, |db| diesel::delete(app_meta::table.find(PROBE_KEY))
+        .execute(db))?;
+    crate::native!(conn, |db| diesel::insert_into(app_meta::table)
+        .values((
+            app_meta::key.eq(PROBE_KEY),
+            app_meta::value.eq(&filler),
+            app_meta::updated_at.eq(to_db(now)),
+        ))
+        .execute(db))?;
+    crate::native!(conn, |db| diesel::delete(app_meta::table.find(PROBE_KEY))
+        .execute(db))?;
+    Ok(())
+}

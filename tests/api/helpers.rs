@@ -19,6 +19,8 @@ pub const TEST_NOW: &str = "2026-11-25T10:00:00Z";
 
 pub struct TestApp {
     pub address: String,
+    /// The `/metrics` listener's port, when the settings ask for one.
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub app: actix_web::web::Data<App>,
@@ -65,8 +67,24 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(TestDatabase::create(), configure)
+}
+
+/// Starts the application on a database the test looks after itself (a
+/// throwaway PostgreSQL cluster it restarts, an SQLite file it fills).
+pub async fn spawn_app_on(url: DatabaseUrl, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_in(
+        TestDatabase {
+            url,
+            cleanup: Cleanup::None,
+        },
+        configure,
+    )
+}
+
+fn spawn_app_in(db: TestDatabase, configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
-    let db = Arc::new(TestDatabase::create());
+    let db = Arc::new(db);
     let mut settings = Settings::for_database(db.url.clone());
     settings.bind_addr = "127.0.0.1:0".parse().unwrap();
     settings.database_pool_size = 8;
@@ -108,14 +126,16 @@ fn start(settings: Settings, clock: Arc<ManualClock>, db: Arc<TestDatabase>) -> 
             )
             .await
             .expect("the application starts");
-            tx.send((app.port(), app.app(), app.handle())).unwrap();
+            tx.send((app.port(), app.metrics_port(), app.app(), app.handle()))
+                .unwrap();
             let _ = app.run_until_stopped().await;
         });
     });
-    let (port, app, handle) = rx.recv().expect("the server thread reports its port");
+    let (port, metrics_port, app, handle) = rx.recv().expect("the server thread reports its port");
     let address = format!("http://127.0.0.1:{port}");
     TestApp {
         address,
+        metrics_port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -242,8 +262,13 @@ pub struct TestDatabase {
 }
 
 enum Cleanup {
+    /// The test that made it removes it.
+    None,
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 pub fn postgres_base() -> Option<String> {

@@ -421,6 +421,13 @@ fn the_layers_point_down_only() {
         ),
         ("cache", &["api", "app", "store", "db", "startup"]),
         ("outbound", &["api", "app", "store", "db", "startup"]),
+        (
+            "metrics",
+            &[
+                "api", "app", "store", "db", "startup", "seed", "payments", "cache", "outbound",
+                "domain", "config",
+            ],
+        ),
     ];
     let mut wrong = Vec::new();
     for (from, tos) in &edges {

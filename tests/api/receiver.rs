@@ -27,6 +27,9 @@ pub struct Received {
 struct Shared {
     received: Vec<Received>,
     script: VecDeque<Answer>,
+    /// Requests being answered now, and the most there ever were.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 pub struct Receiver {
@@ -40,12 +43,12 @@ async fn receive(
     body: web::Bytes,
     shared: web::Data<Arc<Mutex<Shared>>>,
 ) -> HttpResponse {
-    let answer = shared
-        .lock()
-        .unwrap()
-        .script
-        .pop_front()
-        .unwrap_or(Answer::Status(200));
+    let answer = {
+        let mut s = shared.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        s.script.pop_front().unwrap_or(Answer::Status(200))
+    };
     let status = match &answer {
         Answer::Status(s) => *s,
         Answer::Slow(_) => 200,
@@ -58,7 +61,9 @@ async fn receive(
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
-    shared.lock().unwrap().received.push(Received {
+    let mut s = shared.lock().unwrap();
+    s.in_flight -= 1;
+    s.received.push(Received {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         answered: status,
@@ -107,6 +112,11 @@ impl Receiver {
     /// Every request received, oldest first.
     pub fn received(&self) -> Vec<Received> {
         self.shared.lock().unwrap().received.clone()
+    }
+
+    /// The most requests it was ever answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().unwrap().max_in_flight
     }
 
     /// The bodies of the requests answered 2xx, parsed.

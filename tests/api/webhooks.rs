@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::fixtures::*;
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+
 use crate::receiver::{Answer, Receiver};
 
 pub async fn subscribe(app: &TestApp, key: &str, url: &str, types: &[&str]) -> (String, String) {
@@ -448,4 +449,103 @@ async fn the_delivery_loop_sends_events_on_its_own() {
         tokio::time::sleep(StdDuration::from_millis(50)).await;
     }
     assert_eq!(types(&receiver.accepted()), vec!["consultation.created"]);
+}
+
+/// Books `n` consultations, a second apart on the test clock, each on its
+/// own slot; returns their ids in booking order.
+async fn book_many(app: &TestApp, n: usize) -> Vec<String> {
+    let today = app.now().date_naive();
+    let free = slots(
+        app,
+        &today.to_string(),
+        &(today + Duration::days(14)).to_string(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (i, slot) in free.iter().take(n).enumerate() {
+        app.clock.advance(Duration::seconds(1));
+        let booked = book(app, slot, &format!("c{i}@example.com"), None).await;
+        assert_eq!(booked.status, 201, "{}", booked.text);
+        ids.push(booked.body["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_backlog_drains_back_to_back_in_order_and_a_failing_endpoint_holds_up_no_other() {
+    let app = spawn_app().await;
+    let staff = app.key(Role::Staff).await;
+    let (healthy, failing) = (Receiver::start(), Receiver::start());
+    subscribe(&app, &staff, &healthy.url, &["consultation.created"]).await;
+    subscribe(&app, &staff, &failing.url, &["consultation.created"]).await;
+    // Each answer takes a moment, so two at once would be seen.
+    healthy.script(std::iter::repeat_n(
+        Answer::Slow(StdDuration::from_millis(20)),
+        30,
+    ));
+    failing.script([Answer::Status(500)]);
+    let ids = book_many(&app, 12).await;
+
+    let p = pass(&app).await;
+    assert_eq!(
+        (p.delivered, p.failed),
+        (12, 1),
+        "one pass sends the whole backlog: {p:?}"
+    );
+    let sent: Vec<String> = healthy
+        .accepted()
+        .iter()
+        .map(|e| e["data"]["consultation"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, ids, "in event order");
+    assert_eq!(healthy.max_in_flight(), 1, "one at a time per endpoint");
+    assert_eq!(
+        failing.received().len(),
+        1,
+        "the rest wait behind the failure"
+    );
+
+    // The failing endpoint's queue resumes at its retry, still in order.
+    app.clock.advance(Duration::seconds(31));
+    drain(&app).await;
+    let late: Vec<String> = failing
+        .accepted()
+        .iter()
+        .map(|e| e["data"]["consultation"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(late, ids);
+}
+
+#[tokio::test]
+async fn an_interrupted_delivery_is_sent_again_once_its_short_lease_passes() {
+    let timeout = StdDuration::from_millis(500);
+    let app = spawn_app_with(|s| s.webhooks.timeout = timeout).await;
+    let staff = app.key(Role::Staff).await;
+    let (slow, other) = (Receiver::start(), Receiver::start());
+    subscribe(&app, &staff, &slow.url, &["consultation.created"]).await;
+    let (first, _, _) = book_first(&app).await;
+    slow.script([Answer::Slow(StdDuration::from_millis(400))]);
+
+    // The sender is gone mid-delivery (its pass dropped, as in a crash).
+    let interrupted = tokio::time::timeout(StdDuration::from_millis(100), pass(&app)).await;
+    assert!(interrupted.is_err(), "the delivery was still in flight");
+    subscribe(&app, &staff, &other.url, &["consultation.created"]).await;
+    let second = book_many(&app, 1).await.remove(0);
+    pass(&app).await;
+    assert_eq!(other.accepted().len(), 1, "another endpoint is not held up");
+    assert!(slow.accepted().is_empty(), "held while its lease runs");
+
+    // The lease is the subscriber's time-out and two seconds, not a minute.
+    app.clock
+        .advance(Duration::milliseconds(500) + Duration::seconds(2));
+    drain(&app).await;
+    let mut got: Vec<String> = slow
+        .accepted()
+        .iter()
+        .map(|e| e["data"]["consultation"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The interrupted request may or may not have been answered before
+    // its sender went: at least once, then in order.
+    got.dedup();
+    assert_eq!(got, vec![first, second]);
 }

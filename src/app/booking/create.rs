@@ -262,6 +262,22 @@ pub async fn create(
     request: Option<IdempotentRequest>,
     render: Render<Booked>,
 ) -> Result<Reply, AppError> {
+    let result = book(app, booker, input, request, render).await;
+    app.metrics.booking_attempt(match &result {
+        Ok(reply) if reply.replayed => "replayed",
+        Ok(_) => "created",
+        Err(e) => e.code(),
+    });
+    result
+}
+
+async fn book(
+    app: &App,
+    booker: Actor,
+    input: NewBooking,
+    request: Option<IdempotentRequest>,
+    render: Render<Booked>,
+) -> Result<Reply, AppError> {
     let provider = app.payments.name();
     let settings = app.settings.clone();
     let terms = app.idempotency_terms();
