@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod notify;
 pub mod outbound;
 pub mod payments;
 pub mod secrets;

@@ -12,7 +12,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{extract, fallback};
-use crate::app::{deliveries, maintenance, App};
+use crate::app::{deliveries, maintenance, notifications, App};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -27,6 +27,8 @@ pub enum StartError {
     Prepare { url: String, reason: String },
     #[error("{0}")]
     Payments(String),
+    #[error("{0}")]
+    Notify(String),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -64,8 +66,10 @@ impl Application {
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let payments = crate::payments::from_settings(&settings).map_err(StartError::Payments)?;
+        let channels = crate::notify::from_settings(&settings).map_err(StartError::Notify)?;
         let db = open_and_migrate(settings.clone()).await?;
-        let app = web::Data::new(App::new(db, settings.clone(), clock, payments));
+        let app =
+            web::Data::new(App::new(db, settings.clone(), clock, payments).with_channels(channels));
         if settings.seed_content {
             let loaded = seed::load_if_empty(&app)
                 .await
@@ -107,10 +111,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let app = self.app.clone().into_inner();
         let background = tokio::spawn(maintenance::run_periodically(app.clone()));
-        let deliveries = tokio::spawn(deliveries::run_forever(app));
+        let deliveries = tokio::spawn(deliveries::run_forever(app.clone()));
+        let notifications = tokio::spawn(notifications::run_forever(app));
         let result = self.server.await;
         background.abort();
         deliveries.abort();
+        notifications.abort();
         result
     }
 }

@@ -8,6 +8,7 @@ use crate::cache::ResponseCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::notify::Channels;
 use crate::payments::PaymentProvider;
 
 /// What every use case works with: the database, the settings, the clock,
@@ -20,6 +21,8 @@ pub struct App {
     pub payments: Arc<dyn PaymentProvider>,
     /// Outbound HTTP for webhook deliveries.
     pub http: reqwest::Client,
+    /// E-mail and SMS; none configured: messages are recorded, not sent.
+    pub notify: Channels,
 }
 
 impl App {
@@ -36,7 +39,14 @@ impl App {
             settings,
             clock,
             payments,
+            notify: Channels::default(),
         }
+    }
+
+    /// The application with these notification channels.
+    pub fn with_channels(mut self, notify: Channels) -> Self {
+        self.notify = notify;
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {

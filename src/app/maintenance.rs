@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::{holds, privacy, refunds, stripe, App, AppError};
+use super::{holds, notifications, privacy, refunds, stripe, App, AppError};
 use crate::store;
 
 /// What one maintenance pass did.
@@ -18,6 +18,7 @@ pub struct Report {
     pub idempotency_records_purged: usize,
     pub ended_bookings_anonymised: usize,
     pub rate_limit_windows_purged: usize,
+    pub notifications_purged: usize,
 }
 
 /// One pass of every job; returns what each did, for the CLI and tests.
@@ -43,6 +44,7 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
         now - Duration::days(i64::from(retention.ended_booking_days)),
     )
     .await?;
+    let notifications_purged = notifications::purge(app).await?;
     // Withdraw the payment requests of expired holds, so they cannot be paid
     // later (one paid anyway is still applied, as credit or a confirmation).
     for payment in expired.iter().filter_map(|(_, p)| p.as_deref()) {
@@ -58,6 +60,7 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
         idempotency_records_purged: purged.1,
         rate_limit_windows_purged: purged.2,
         ended_bookings_anonymised,
+        notifications_purged,
     })
 }
 

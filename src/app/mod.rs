@@ -21,6 +21,7 @@ pub mod error;
 pub mod holds;
 pub mod idempotency;
 pub mod maintenance;
+pub mod notifications;
 pub mod privacy;
 pub mod refunds;
 pub mod schedule;

@@ -17,6 +17,7 @@ use crate::domain::deposit::DepositStatus;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::clients::{self, ClientRow};
 use crate::store::consultations::ListFilter;
+use crate::store::notifications::{self as notification_log, Notification};
 use crate::store::screenings::Screening;
 use crate::store::{from_db, to_db};
 
@@ -36,6 +37,8 @@ pub struct ClientExport {
     pub record: ClientRecord,
     /// The audit trail of the client, their bookings and deposits.
     pub audit_events: Vec<AuditEvent>,
+    /// The notification log of their bookings (masked recipients, no bodies).
+    pub notifications: Vec<Notification>,
 }
 
 fn load_record(conn: &mut DbConnection, id: &str) -> Result<ClientRecord, AppError> {
@@ -89,11 +92,18 @@ pub async fn export(app: &App, id: &str, actor: &str) -> Result<ClientExport, Ap
                 ..Default::default()
             },
         )?;
+        let bookings: Vec<String> = record
+            .bookings
+            .iter()
+            .map(|b| b.consultation.id.clone())
+            .collect();
+        let notifications = notification_log::of_consultations(tx.conn, &bookings)?;
         tx.audit(&actor, "client.exported", "client", &id, None, None)?;
         Ok(ClientExport {
             exported_at: tx.now,
             record,
             audit_events: trail,
+            notifications,
         })
     })
     .await
@@ -154,7 +164,8 @@ pub fn erasure_blocker(
 }
 
 /// Removes the personal data a booking carries (its contact snapshot and
-/// notes), its screening, and stored answers that repeat them.
+/// notes), its screening, stored answers that repeat them, and its
+/// notification log and manage links.
 fn strip_consultations(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
     if ids.is_empty() {
         return Ok(());
@@ -179,6 +190,7 @@ fn strip_consultations(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
         idempotency_keys::table.filter(idempotency_keys::resource_id.eq_any(ids))
     )
     .execute(db))?;
+    notification_log::delete_for(conn, ids)?;
     Ok(())
 }
 

@@ -35,6 +35,8 @@ struct Row {
     sequence: i32,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    notify_email: bool,
+    notify_sms: bool,
 }
 
 /// How a booking was made.
@@ -72,6 +74,9 @@ pub struct Consultation {
     pub sequence: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The client's channels for notifications (SMS is opt-in).
+    pub notify_email: bool,
+    pub notify_sms: bool,
 }
 
 impl Consultation {
@@ -114,6 +119,8 @@ impl TryFrom<Row> for Consultation {
             sequence: r.sequence,
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
+            notify_email: r.notify_email,
+            notify_sms: r.notify_sms,
         })
     }
 }
@@ -144,6 +151,8 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
                 consultations::sequence.eq(c.sequence),
                 consultations::created_at.eq(to_db(c.created_at)),
                 consultations::updated_at.eq(to_db(c.updated_at)),
+                consultations::notify_email.eq(c.notify_email),
+                consultations::notify_sms.eq(c.notify_sms),
             ),
         ))
         .execute(db))?;
@@ -209,6 +218,10 @@ pub fn set_status(
             .map(|b| consultations::cancelled_by.eq(Some(b))),
         change.end_reason.map(|r| consultations::end_reason.eq(r)),
         hold.map(|h| consultations::hold_expires_at.eq(h)),
+        // A cancellation is a new revision of the calendar event (its
+        // METHOD:CANCEL carries the higher SEQUENCE, RFC 5546).
+        (to == Status::Cancelled)
+            .then_some(consultations::sequence.eq(consultations::sequence + 1)),
     ))
     .execute(db))?;
     Ok(n == 1)

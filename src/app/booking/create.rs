@@ -30,6 +30,25 @@ pub struct NewBooking {
     pub starts_at: DateTime<Utc>,
     pub treatment_id: Option<String>,
     pub notes: Option<String>,
+    /// How the client wants to hear about the booking.
+    pub notify: NotifyChoice,
+}
+
+/// The client's channels for notifications about a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyChoice {
+    pub email: bool,
+    /// Opt-in.
+    pub sms: bool,
+}
+
+impl Default for NotifyChoice {
+    fn default() -> Self {
+        Self {
+            email: true,
+            sms: false,
+        }
+    }
 }
 
 /// A new booking and its manage token (shown once).
@@ -138,6 +157,8 @@ fn create_records(
         sequence: 0,
         created_at: now,
         updated_at: now,
+        notify_email: input.notify.email,
+        notify_sms: input.notify.sms,
     };
     consultations::insert(tx.conn, &consultation)?;
     consultations::claim(tx.conn, &input.practitioner_id, slot, &consultation.id)
