@@ -77,6 +77,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Webhook tests drive deliveries by hand; the loop stays out of the way.
     settings.webhooks.poll_interval = std::time::Duration::from_secs(3600);
     settings.webhooks.allow_http = true;
+    // Likewise the notification worker (tests run passes by hand).
+    settings.notifications.poll_interval = std::time::Duration::from_secs(3600);
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
     start(settings, clock, db)
@@ -133,6 +135,12 @@ impl TestApp {
         let (settings, clock, db) = (self.settings.clone(), self.clock.clone(), self.db.clone());
         drop(self);
         start(settings, clock, db)
+    }
+
+    /// A second instance of the application on the same database, with
+    /// the same settings and clock (several instances on one PostgreSQL).
+    pub fn another_instance(&self) -> TestApp {
+        start(self.settings.clone(), self.clock.clone(), self.db.clone())
     }
 
     pub fn url(&self, path: &str) -> String {
