@@ -109,3 +109,48 @@ impl Sender for Smtp {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_url_form_builds_a_transport() {
+        let t = Duration::from_secs(5);
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:pass@mail.example:587?tls=required",
+            "smtp://mail.example?tls=opportunistic",
+            "smtps://user:p%40ss@mail.example",
+        ] {
+            assert!(
+                Smtp::new(url, "JB Cosmetic <bookings@jb.example>", t).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(Smtp::new("smtp://127.0.0.1:2525", "not an address", t).is_err());
+        assert!(Smtp::new("smtp://127.0.0.1:2525?tls=sometimes", "a@b.example", t).is_err());
+    }
+
+    #[test]
+    fn an_invalid_recipient_is_given_up_at_once() {
+        let smtp = Smtp::new(
+            "smtp://127.0.0.1:2525",
+            "a@b.example",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let m = Outgoing {
+            to: "not an address".into(),
+            to_name: String::new(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            calendar: None,
+            message_key: "k".into(),
+        };
+        let err = smtp.build(&m).unwrap_err();
+        assert_eq!(err.failure, Failure::Invalid);
+        assert!(!err.detail.contains("not an address"));
+    }
+}

@@ -1134,3 +1134,44 @@ async fn finished_log_entries_are_deleted_after_the_retention_period() {
     let left = log(&app, &id, &staff).await;
     assert!(left.iter().all(|e| e["kind"] == "reminder"), "{left:?}");
 }
+
+#[tokio::test]
+async fn sms_outages_are_retried_and_an_invalid_number_is_given_up_at_once() {
+    let sms = Receiver::start();
+    let app = spawn_app_with(|s| {
+        s.notifications.sms = Some(SmsSettings {
+            api_base: sms.url.clone(),
+            account_sid: "AC0123456789".to_owned(),
+            auth_token: "sms-secret".to_owned(),
+            from: "+447700900000".to_owned(),
+        });
+    })
+    .await;
+    let staff = app.key(Role::Staff).await;
+    sms.script([
+        crate::receiver::Answer::Status(503),
+        crate::receiver::Answer::Json(400, r#"{"code": 21211, "message": "invalid To"}"#.into()),
+    ]);
+    let booked = book_at(
+        &app,
+        "2026-12-03T12:00:00Z",
+        json!({"email": false, "sms": true}),
+    )
+    .await;
+    let id = booked["id"].as_str().unwrap();
+    assert_eq!(pass(&app).await.retrying, 1);
+    app.clock.advance(Duration::minutes(1));
+    assert_eq!(pass(&app).await.failed, 1);
+    let entries = log(&app, id, &staff).await;
+    assert_eq!(entries.len(), 1, "SMS only, as chosen");
+    let e = &entries[0];
+    assert_eq!(
+        (e["channel"].as_str(), e["status"].as_str()),
+        (Some("sms"), Some("failed"))
+    );
+    assert_eq!(e["attempts"], 2);
+    assert_eq!(e["last_error"], "HTTP 400 (code 21211)");
+    assert_eq!(e["recipient"], "***123");
+    assert_eq!(sms.received().len(), 2);
+    assert!(sms.received()[0].headers["idempotency-key"] == e["id"].as_str().unwrap());
+}
