@@ -28,6 +28,16 @@ fn mail_to(sink: &SmtpSink, s: &mut Settings) {
     s.public_base_url = BASE.to_owned();
 }
 
+/// A Twilio-style SMS account at the fake provider.
+fn sms_at(fake: &Receiver) -> SmsSettings {
+    SmsSettings {
+        api_base: fake.url.clone(),
+        account_sid: "AC0123456789".to_owned(),
+        auth_token: "sms-secret".to_owned(),
+        from: "+447700900000".to_owned(),
+    }
+}
+
 async fn pass(app: &TestApp) -> notifications::Pass {
     notifications::pass(&app.app).await.expect("a pass runs")
 }
@@ -749,12 +759,7 @@ async fn no_message_carries_health_data_the_date_of_birth_notes_or_other_tokens(
     let sms = Receiver::start();
     let app = spawn_app_with(|s| {
         mail_to(&sink, s);
-        s.notifications.sms = Some(SmsSettings {
-            api_base: sms.url.clone(),
-            account_sid: "AC0123456789".to_owned(),
-            auth_token: "sms-secret".to_owned(),
-            from: "+447700900000".to_owned(),
-        });
+        s.notifications.sms = Some(sms_at(&sms));
     })
     .await;
     let staff = app.key(Role::Staff).await;
@@ -1139,12 +1144,7 @@ async fn finished_log_entries_are_deleted_after_the_retention_period() {
 async fn sms_outages_are_retried_and_an_invalid_number_is_given_up_at_once() {
     let sms = Receiver::start();
     let app = spawn_app_with(|s| {
-        s.notifications.sms = Some(SmsSettings {
-            api_base: sms.url.clone(),
-            account_sid: "AC0123456789".to_owned(),
-            auth_token: "sms-secret".to_owned(),
-            from: "+447700900000".to_owned(),
-        });
+        s.notifications.sms = Some(sms_at(&sms));
     })
     .await;
     let staff = app.key(Role::Staff).await;
