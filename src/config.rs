@@ -159,6 +159,67 @@ impl std::fmt::Debug for MetricsSettings {
     }
 }
 
+/// An SMS provider with a Twilio-style API; present only when configured.
+#[derive(Clone)]
+pub struct SmsSettings {
+    /// Base URL of the provider's API (tests point this at a local fake).
+    pub api_base: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    /// The sender number or id.
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("api_base", &self.api_base)
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"***")
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// Client and clinic notifications. With no channel configured (the
+/// default) messages are rendered and recorded, not sent.
+#[derive(Clone)]
+pub struct NotificationSettings {
+    /// `smtp://`, `smtps://` (or `smtp://…?tls=required` for STARTTLS).
+    pub smtp_url: Option<String>,
+    /// The sender of e-mails (`Name <address>`); required with `smtp_url`.
+    pub from: Option<String>,
+    /// Where the clinic's own alerts go; none: no alerts.
+    pub clinic_notify_email: Option<String>,
+    /// Reminders before the appointment, longest first.
+    pub reminder_offsets: Vec<chrono::Duration>,
+    pub sms: Option<SmsSettings>,
+    /// How often each instance sends due messages.
+    pub poll_interval: Duration,
+    /// Upper bound on one SMTP or SMS call.
+    pub timeout: Duration,
+    /// Finished log rows are deleted after this many days.
+    pub log_retention_days: u32,
+}
+
+impl std::fmt::Debug for NotificationSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationSettings")
+            .field(
+                "smtp_url",
+                &self.smtp_url.as_deref().map(crate::db::mask_password),
+            )
+            .field("from", &self.from)
+            .field("clinic_notify_email", &self.clinic_notify_email)
+            .field("reminder_offsets", &self.reminder_offsets)
+            .field("sms", &self.sms)
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .field("log_retention_days", &self.log_retention_days)
+            .finish()
+    }
+}
+
 /// How clients reach the clinic, for messages and the booking page.
 #[derive(Debug, Clone, Default)]
 pub struct ClinicContact {
@@ -224,6 +285,7 @@ pub struct Settings {
     pub abuse: Abuse,
     pub webhooks: Webhooks,
     pub stripe: Option<StripeSettings>,
+    pub notifications: NotificationSettings,
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
     /// The longest a client may take to send a request body.
@@ -398,6 +460,7 @@ impl Settings {
                 max_in_flight: env.positive("WEBHOOK_MAX_IN_FLIGHT", 16)?,
             },
             stripe: stripe_settings(&env)?,
+            notifications: notification_settings(&env)?,
             max_body_bytes: env.positive::<usize>("MAX_BODY_BYTES", 65_536)?,
             client_body_timeout: Duration::from_millis(
                 env.positive("CLIENT_BODY_TIMEOUT_MS", 10_000)?,
@@ -629,12 +692,19 @@ const KNOWN_SETTINGS: &[&str] = &[
     "NOTIFY_FROM",
     "CLINIC_NOTIFY_EMAIL",
     "REMINDER_OFFSETS",
+    "SMS_ACCOUNT_SID",
+    "SMS_AUTH_TOKEN",
+    "SMS_FROM",
+    "SMS_API_BASE",
+    "NOTIFY_POLL_MS",
+    "NOTIFY_TIMEOUT_MS",
+    "NOTIFICATION_RETENTION_DAYS",
 ];
 
 /// Prefixes of this service's own variables: an unknown name with one of
 /// them is probably a typo.
 const OWN_PREFIXES: &[&str] = &[
-    "CLINIC_", "STRIPE_", "DEPOSIT_", "WEBHOOK_", "BRAND_", "PAGE_",
+    "CLINIC_", "STRIPE_", "DEPOSIT_", "WEBHOOK_", "BRAND_", "PAGE_", "SMS_", "NOTIFY_", "SMTP_",
 ];
 
 /// Settings that were given but change nothing, and names that look like a
@@ -770,6 +840,88 @@ fn stripe_settings(env: &Env) -> Result<Option<StripeSettings>, ConfigError> {
         api_base,
         timeout: Duration::from_millis(env.positive("STRIPE_TIMEOUT_MS", 10_000)?),
     }))
+}
+
+fn notification_settings(env: &Env) -> Result<NotificationSettings, ConfigError> {
+    let smtp_url = env.get("SMTP_URL").map(str::to_owned);
+    if let Some(url) = &smtp_url {
+        let ok = (url.starts_with("smtp://") || url.starts_with("smtps://"))
+            && reqwest::Url::parse(url).is_ok_and(|u| u.host_str().is_some());
+        if !ok {
+            return Err(ConfigError::new(
+                "SMTP_URL",
+                &crate::db::mask_password(url),
+                "expected smtp://host:port, smtp://host:587?tls=required (STARTTLS) or smtps://user:password@host",
+            ));
+        }
+    }
+    let address = |name: &'static str| -> Result<Option<String>, ConfigError> {
+        match env.get(name) {
+            Some(v) if v.contains('@') && !v.contains(char::is_control) => Ok(Some(v.to_owned())),
+            Some(v) => Err(ConfigError::new(
+                name,
+                v,
+                "expected an e-mail address, e.g. Clinic <bookings@clinic.example>",
+            )),
+            None => Ok(None),
+        }
+    };
+    let from = address("NOTIFY_FROM")?;
+    if smtp_url.is_some() && from.is_none() {
+        return Err(ConfigError::new(
+            "NOTIFY_FROM",
+            "",
+            "must be set together with SMTP_URL",
+        ));
+    }
+    let offsets_raw = env.get("REMINDER_OFFSETS").unwrap_or("48h,2h");
+    let reminder_offsets = crate::domain::notifications::parse_offsets(offsets_raw)
+        .map_err(|reason| ConfigError::new("REMINDER_OFFSETS", offsets_raw, reason))?;
+    let sms = match (
+        env.get("SMS_ACCOUNT_SID"),
+        env.get("SMS_AUTH_TOKEN"),
+        env.get("SMS_FROM"),
+    ) {
+        (None, None, None) => None,
+        (Some(sid), Some(token), Some(from)) => {
+            let api_base = env
+                .get("SMS_API_BASE")
+                .unwrap_or("https://api.twilio.com")
+                .to_owned();
+            if !(api_base.starts_with("https://") || api_base.starts_with("http://"))
+                || reqwest::Url::parse(&api_base).is_err()
+            {
+                return Err(ConfigError::new(
+                    "SMS_API_BASE",
+                    &api_base,
+                    "expected an http:// or https:// URL",
+                ));
+            }
+            Some(SmsSettings {
+                api_base,
+                account_sid: sid.to_owned(),
+                auth_token: token.to_owned(),
+                from: from.to_owned(),
+            })
+        }
+        _ => {
+            return Err(ConfigError::new(
+                "SMS_ACCOUNT_SID",
+                "",
+                "SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM must be set together",
+            ))
+        }
+    };
+    Ok(NotificationSettings {
+        smtp_url,
+        from,
+        clinic_notify_email: address("CLINIC_NOTIFY_EMAIL")?,
+        reminder_offsets,
+        sms,
+        poll_interval: Duration::from_millis(env.positive("NOTIFY_POLL_MS", 1000)?),
+        timeout: Duration::from_millis(env.positive("NOTIFY_TIMEOUT_MS", 15_000)?),
+        log_retention_days: env.positive("NOTIFICATION_RETENTION_DAYS", 365)?,
+    })
 }
 
 /// The variables, with typed accessors that name the setting on error.
@@ -1022,6 +1174,53 @@ mod tests {
         )]))
         .unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn notifications_default_to_recording_with_two_reminders() {
+        let s = Settings::from_vars(HashMap::new()).unwrap();
+        let n = &s.notifications;
+        assert!(n.smtp_url.is_none() && n.sms.is_none() && n.clinic_notify_email.is_none());
+        assert_eq!(
+            n.reminder_offsets,
+            vec![chrono::Duration::hours(48), chrono::Duration::hours(2)]
+        );
+    }
+
+    #[test]
+    fn notification_settings_are_checked() {
+        for (pairs, name) in [
+            (vec![("SMTP_URL", "http://mail")], "SMTP_URL"),
+            (vec![("SMTP_URL", "smtp://127.0.0.1:2525")], "NOTIFY_FROM"),
+            (vec![("NOTIFY_FROM", "nobody")], "NOTIFY_FROM"),
+            (vec![("REMINDER_OFFSETS", "48x")], "REMINDER_OFFSETS"),
+            (vec![("REMINDER_OFFSETS", "2h,2h")], "REMINDER_OFFSETS"),
+            (vec![("SMS_ACCOUNT_SID", "AC1")], "SMS_ACCOUNT_SID"),
+            (vec![("CLINIC_NOTIFY_EMAIL", "desk")], "CLINIC_NOTIFY_EMAIL"),
+        ] {
+            let err = Settings::from_vars(vars(&pairs)).unwrap_err();
+            assert_eq!(err.name, name, "{pairs:?}");
+        }
+        let err = Settings::from_vars(vars(&[("SMTP_URL", "ftp://u:hunter2@mail")])).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let ok = Settings::from_vars(vars(&[
+            ("SMTP_URL", "smtps://u:hunter2@mail.example"),
+            ("NOTIFY_FROM", "JB Cosmetic <bookings@jb.example>"),
+            ("REMINDER_OFFSETS", "90m, 3d"),
+            ("SMS_ACCOUNT_SID", "AC1"),
+            ("SMS_AUTH_TOKEN", "secret-token"),
+            ("SMS_FROM", "+447700900000"),
+        ]))
+        .unwrap();
+        let debug = format!("{:?}", ok.notifications);
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("secret-token"),
+            "{debug}"
+        );
+        assert_eq!(
+            ok.notifications.reminder_offsets,
+            vec![chrono::Duration::days(3), chrono::Duration::minutes(90)]
+        );
     }
 
     #[test]

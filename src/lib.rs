@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod metrics;
+pub mod notify;
 pub mod outbound;
 pub mod payments;
 pub mod secrets;

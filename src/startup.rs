@@ -12,7 +12,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{extract, fallback};
-use crate::app::{deliveries, maintenance, App};
+use crate::app::{deliveries, maintenance, notifications, App};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -27,6 +27,8 @@ pub enum StartError {
     Prepare { url: String, reason: String },
     #[error("{0}")]
     Payments(String),
+    #[error("{0}")]
+    Notify(String),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: String, reason: String },
 }
@@ -66,8 +68,10 @@ impl Application {
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let payments = crate::payments::from_settings(&settings).map_err(StartError::Payments)?;
+        let channels = crate::notify::from_settings(&settings).map_err(StartError::Notify)?;
         let db = open_and_migrate(settings.clone()).await?;
-        let app = web::Data::new(App::new(db, settings.clone(), clock, payments));
+        let app =
+            web::Data::new(App::new(db, settings.clone(), clock, payments).with_channels(channels));
         crate::app::demo_clock::prepare(&app)
             .await
             .map_err(|reason| StartError::Prepare {
@@ -153,7 +157,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let app = self.app.clone().into_inner();
         let background = tokio::spawn(maintenance::run_periodically(app.clone()));
-        let deliveries = tokio::spawn(deliveries::run_forever(app));
+        let deliveries = tokio::spawn(deliveries::run_forever(app.clone()));
+        let notifications = tokio::spawn(notifications::run_forever(app));
         let metrics = self.metrics.map(|(_, server)| {
             let handle = server.handle();
             (handle, tokio::spawn(server))
@@ -161,6 +166,7 @@ impl Application {
         let result = self.server.await;
         background.abort();
         deliveries.abort();
+        notifications.abort();
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

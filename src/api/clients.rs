@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::audit_events::AuditEvent;
 use crate::api::auth::{AdminKey, StaffKey};
 use crate::api::consultations::diary::ScreeningRecord;
+use crate::api::consultations::notifications::NotificationEntry;
 use crate::api::consultations::view::{self, Audience, Consultation};
 use crate::api::deposits::DepositRecord;
 use crate::api::error::ApiError;
@@ -70,6 +71,9 @@ pub struct ClientExport {
     pub client: ClientRecord,
     /// The audit trail of the client, their bookings and deposits.
     pub audit_events: Vec<AuditEvent>,
+    /// The messages planned and sent about their bookings (recipients
+    /// masked; no message bodies are kept).
+    pub notifications: Vec<NotificationEntry>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -208,6 +212,11 @@ pub async fn export(
             .audit_events
             .into_iter()
             .map(AuditEvent::from)
+            .collect(),
+        notifications: export
+            .notifications
+            .into_iter()
+            .map(NotificationEntry::from)
             .collect(),
     };
     Ok(HttpResponse::Ok()

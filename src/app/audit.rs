@@ -2,11 +2,13 @@
 //! audit trail (every staff or partner action and every change of a
 //! consultation or deposit) and the outbox of events for webhook
 //! subscribers. Neither carries health data, dates of birth or contact
-//! details. Recording a change also tells the unit of work which cached
-//! answers it makes stale.
+//! details. Recording a change of a booking also plans the notifications
+//! it causes (`app::notifications::plan`), and tells the unit of work
+//! which cached answers it makes stale.
 
 use serde_json::{json, Value};
 
+use super::notifications::plan::plan as plan_notifications;
 use super::Tx;
 use crate::cache::Stale;
 use crate::db::DbError;
@@ -119,7 +121,8 @@ impl Tx<'_> {
             before.map(consultation_state),
             Some(consultation_state(after)),
         )?;
-        self.publish(change, after, deposit)
+        self.publish(change, after, deposit)?;
+        plan_notifications(self, change, before, after)
     }
 
     /// Records a change of a deposit, read back as it now is.
@@ -144,7 +147,8 @@ impl Tx<'_> {
             return Ok(());
         }
         let c = consultations::get(self.conn, &after.consultation_id)?.ok_or(DbError::NotFound)?;
-        self.publish(change, &c, Some(&after))
+        self.publish(change, &c, Some(&after))?;
+        plan_notifications(self, change, None, &c)
     }
 
     /// Writes the outbox event of a published change.

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::notify::Channels;
 use crate::payments::PaymentProvider;
 
 /// What every use case works with: the database, the settings, the clock,
@@ -26,6 +27,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// What operators watch (`/metrics`).
     pub metrics: Arc<Metrics>,
+    /// E-mail and SMS; none configured: messages are recorded, not sent.
+    pub notify: Channels,
 }
 
 impl App {
@@ -47,7 +50,14 @@ impl App {
             settings,
             clock,
             payments,
+            notify: Channels::default(),
         }
+    }
+
+    /// The application with these notification channels.
+    pub fn with_channels(mut self, notify: Channels) -> Self {
+        self.notify = notify;
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::{holds, privacy, refunds, stripe, App, AppError};
+use super::{holds, notifications, privacy, refunds, stripe, App, AppError};
 use crate::store;
 
 /// What one maintenance pass did.
@@ -19,6 +19,7 @@ pub struct Report {
     pub ended_bookings_anonymised: usize,
     pub clients_anonymised: usize,
     pub rate_limit_windows_purged: usize,
+    pub notifications_purged: usize,
 }
 
 /// One pass of every job; returns what each did, for the CLI and tests.
@@ -44,6 +45,7 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
         now - Duration::days(i64::from(retention.ended_booking_days)),
     )
     .await?;
+    let notifications_purged = notifications::purge(app).await?;
     // Withdraw the payment requests of expired holds, so they cannot be paid
     // later (one paid anyway is still applied, as credit or a confirmation).
     for payment in expired.iter().filter_map(|(_, p)| p.as_deref()) {
@@ -60,6 +62,7 @@ pub async fn run_once(app: &App) -> Result<Report, AppError> {
         rate_limit_windows_purged: purged.2,
         ended_bookings_anonymised: retained.bookings,
         clients_anonymised: retained.clients,
+        notifications_purged,
     })
 }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod holds;
 pub mod idempotency;
 pub mod maintenance;
+pub mod notifications;
 pub mod observability;
 pub mod privacy;
 pub mod readiness;

@@ -15,6 +15,7 @@ use crate::domain::deposit::DepositStatus;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::clients::{self, ClientRow};
 use crate::store::consultations::{self, ListFilter};
+use crate::store::notifications::{self as notification_log, Notification};
 use crate::store::screenings::{self, Screening};
 use crate::store::{deposits, idempotency, settlements};
 
@@ -34,6 +35,8 @@ pub struct ClientExport {
     pub record: ClientRecord,
     /// The audit trail of the client, their bookings and deposits.
     pub audit_events: Vec<AuditEvent>,
+    /// The notification log of their bookings (masked recipients, no bodies).
+    pub notifications: Vec<Notification>,
 }
 
 fn load_record(conn: &mut DbConnection, id: &str) -> Result<ClientRecord, AppError> {
@@ -111,11 +114,18 @@ pub async fn export(app: &App, id: &str, actor: &str) -> Result<ClientExport, Ap
                 ..Default::default()
             },
         )?;
+        let bookings: Vec<String> = record
+            .bookings
+            .iter()
+            .map(|b| b.consultation.id.clone())
+            .collect();
+        let notifications = notification_log::of_consultations(tx.conn, &bookings)?;
         tx.audit(&actor, "client.exported", "client", &id, None, None)?;
         Ok(ClientExport {
             exported_at: tx.now,
             record,
             audit_events: trail,
+            notifications,
         })
     })
     .await
@@ -152,8 +162,9 @@ pub fn erasure_blocker(
 /// Removes every copy of the personal data these bookings carry: the
 /// contact details given with them and the keys derived from them, the
 /// notes and the cancellation reason (the bookings stay), their screenings,
-/// the free text of their refunds and redemptions, and the stored answers
-/// to requests about them (which repeat contact details and tokens). The
+/// the free text of their refunds and redemptions, the stored answers
+/// to requests about them (which repeat contact details and tokens), and
+/// their notification log and manage links. The
 /// financial facts stay: amounts, dates, provider references.
 pub fn strip_bookings(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
     if ids.is_empty() {
@@ -163,6 +174,7 @@ pub fn strip_bookings(tx: &mut Tx<'_>, ids: &[String]) -> Result<(), DbError> {
     screenings::delete_for(tx.conn, ids)?;
     settlements::strip_free_text(tx.conn, ids)?;
     idempotency::delete_about(tx.conn, ids)?;
+    notification_log::delete_for(tx.conn, ids)?;
     Ok(())
 }
 

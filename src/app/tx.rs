@@ -1,18 +1,23 @@
 //! A unit of work in progress, as the use cases see it (see
 //! `app::unit_of_work` for how one is run).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel::Connection;
 
 use super::AppError;
 use crate::cache::Stale;
+use crate::config::Settings;
 use crate::db::DbConnection;
 
 /// A unit of work in progress: the connection inside its transaction, the
-/// instant the work happens at, and what it has made stale so far.
+/// instant the work happens at, the settings the recorded changes consult
+/// (the notifications they plan), and what it has made stale so far.
 pub struct Tx<'c> {
     pub conn: &'c mut DbConnection,
     pub now: DateTime<Utc>,
+    settings: Arc<Settings>,
     stale: Stale,
     /// Changes of consultations and deposits, (subject, change), for the
     /// metrics once committed.
@@ -20,13 +25,23 @@ pub struct Tx<'c> {
 }
 
 impl<'c> Tx<'c> {
-    pub(super) fn new(conn: &'c mut DbConnection, now: DateTime<Utc>) -> Self {
+    pub(super) fn new(
+        conn: &'c mut DbConnection,
+        now: DateTime<Utc>,
+        settings: Arc<Settings>,
+    ) -> Self {
         Self {
             conn,
             now,
+            settings,
             stale: Stale::default(),
             changes: Vec::new(),
         }
+    }
+
+    /// The settings of the unit of work's application.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
     }
 
     /// Runs `work` in a savepoint: its error rolls back its writes only.
@@ -35,10 +50,11 @@ impl<'c> Tx<'c> {
         work: impl FnOnce(&mut Tx<'_>) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         let now = self.now;
+        let settings = self.settings.clone();
         let mut stale = Stale::default();
         let mut changes = Vec::new();
         let result = self.conn.transaction(|conn| {
-            let mut inner = Tx::new(conn, now);
+            let mut inner = Tx::new(conn, now, settings);
             let result = work(&mut inner);
             stale = inner.stale;
             changes = inner.changes;

@@ -30,11 +30,12 @@ impl App {
         F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
     {
         let now = self.now();
+        let settings = self.settings.clone();
         let (value, stale, changes) = self
             .db
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let mut tx = Tx::new(conn, now);
+                    let mut tx = Tx::new(conn, now, settings);
                     let value = work(&mut tx)?;
                     let changes = tx.take_changes();
                     Ok::<_, AppError>((value, tx.stale(), changes))

@@ -153,6 +153,8 @@ diesel::table! {
         client_phone_key -> Text,
         source_key -> Text,
         cancellation_reason -> Nullable<Text>,
+        notify_email -> Bool,
+        notify_sms -> Bool,
     }
 }
 
@@ -302,6 +304,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        consultation_id -> Text,
+        kind -> Text,
+        audience -> Text,
+        channel -> Text,
+        version -> Integer,
+        offset_minutes -> Integer,
+        resend_number -> Integer,
+        recipient_masked -> Text,
+        previous_starts_at -> Nullable<Timestamp>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        attempts -> Integer,
+        send_after -> Timestamp,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    manage_links (token_hash) {
+        token_hash -> Text,
+        consultation_id -> Text,
+        notification_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(opening_hours -> practitioners (practitioner_id));
 diesel::joinable!(consultations -> clients (client_id));
 diesel::joinable!(consultations -> practitioners (practitioner_id));
@@ -309,6 +346,7 @@ diesel::joinable!(consultations -> treatments (treatment_id));
 diesel::joinable!(deposits -> consultations (consultation_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(notifications -> consultations (consultation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     app_meta,
@@ -332,4 +370,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     rate_limits,
+    notifications,
+    manage_links,
 );

@@ -14,25 +14,34 @@
 //!   backslash, semicolon, comma and newline become `\\`, `\;`, `\,` and `\n`
 //!   (CRLF and a lone CR count as one newline). Other control characters except TAB
 //!   are not allowed in TEXT and are dropped.
-//! * The calendar is `METHOD:PUBLISH`. A cancelled appointment stays
-//!   `METHOD:PUBLISH` with `STATUS:CANCELLED`: `METHOD:CANCEL` (RFC 5546) needs an
-//!   ORGANIZER and ATTENDEEs with calendar addresses, which we do not have. Clients
+//! * The calendar's `METHOD` is the caller's [`Method`]. `PUBLISH` is a file to
+//!   import (the download): a cancelled appointment stays `PUBLISH` with
+//!   `STATUS:CANCELLED`. `REQUEST` and `CANCEL` are iTIP messages (RFC 5546), sent
+//!   by the clinic to the client with the booking's notifications: a `REQUEST`
+//!   puts the event in the client's calendar (or moves it: same UID, higher
+//!   SEQUENCE), a `CANCEL` takes it out (`STATUS:CANCELLED`, no alarm). Both need
+//!   an ORGANIZER and an ATTENDEE with `mailto:` calendar addresses, which the
+//!   caller gives as [`Party`]s; the attendee is written as having accepted, with
+//!   no reply asked (`PARTSTAT=ACCEPTED;RSVP=FALSE`): the client booked it. Clients
 //!   tell revisions apart by `SEQUENCE`, which the caller bumps.
 //! * `DTSTAMP` and `CREATED` are `created_at`, `LAST-MODIFIED` is `updated_at`, all in
-//!   UTC form (`…Z`). Sub-second parts of every instant are truncated.
+//!   UTC form (`…Z`). For `REQUEST` and `CANCEL`, `DTSTAMP` is `updated_at`
+//!   instead: in an iTIP message it is when that revision of the event was made
+//!   (RFC 5546 2.1.5), which receivers use to order messages of one SEQUENCE.
+//!   Sub-second parts of every instant are truncated.
 //! * `DTSTART`/`DTEND` are clinic-local wall-clock times with `TZID=<IANA name>`.
 //!   An instant whose local time occurs twice (the repeated hour when clocks go
 //!   back) and is the *second* occurrence is written in UTC form instead, because a
 //!   reader resolves an ambiguous local time to its first occurrence (RFC 5545
 //!   3.3.5). `DTEND` is left out when `ends_at <= starts_at` (RFC 5545 requires it to
 //!   be later than `DTSTART`; without it the event ends when it starts).
-//! * `ORGANIZER` is never written: its value must be a calendar address
-//!   (`mailto:`), and the clinic has none to give. When an `organizer_name` is given
-//!   (and not blank), it is appended to DESCRIPTION as a last paragraph
-//!   `Organiser: <name>`. An empty DESCRIPTION is left out; so is an empty
+//! * `ORGANIZER` and `ATTENDEE` are written when given (`;CN=<name>:mailto:<email>`,
+//!   the name quoted, with any `"` dropped since a parameter value cannot hold
+//!   one). When an `organizer_name` is given (and not blank), it is appended to
+//!   DESCRIPTION as a last paragraph `Organiser: <name>`. An empty DESCRIPTION is left out; so is an empty
 //!   LOCATION.
-//! * `STATUS` is `CANCELLED` if cancelled, else `TENTATIVE` if tentative, else
-//!   `CONFIRMED`. A `VALARM` (`ACTION:DISPLAY`, `TRIGGER:-PT24H`, the summary as
+//! * `STATUS` is `CANCELLED` if cancelled (always for `CANCEL`), else `TENTATIVE` if
+//!   tentative, else `CONFIRMED`. A `VALARM` (`ACTION:DISPLAY`, `TRIGGER:-PT24H`, the summary as
 //!   its description) is included unless the event is cancelled.
 //!
 //! # The VTIMEZONE
@@ -64,8 +73,42 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::{OffsetName, Tz, TzOffset};
 
-/// The media type of [`render`]'s output, for a `Content-Type` header.
+/// The media type of [`render`]'s output for [`Method::Publish`], for a
+/// `Content-Type` header.
 pub const CONTENT_TYPE: &str = "text/calendar; charset=utf-8; method=PUBLISH";
+
+/// What the calendar document is for (RFC 5546 `METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A file to import (a download).
+    Publish,
+    /// The organiser puts the event in the attendee's calendar, or updates it.
+    Request,
+    /// The organiser takes the event out of the attendee's calendar.
+    Cancel,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Publish => "PUBLISH",
+            Self::Request => "REQUEST",
+            Self::Cancel => "CANCEL",
+        }
+    }
+
+    /// The media type of a document with this method.
+    pub fn content_type(self) -> String {
+        format!("text/calendar; charset=utf-8; method={}", self.as_str())
+    }
+}
+
+/// Someone with a calendar address (an e-mail address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Party<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
 
 /// The product identifier written as `PRODID`.
 pub const PRODID: &str = "-//clinic-api//booking//EN";
@@ -96,6 +139,11 @@ pub struct Appointment<'a> {
     pub tentative: bool,
     /// The clinic's zone, e.g. `Europe/London`; `DTSTART`/`DTEND` are local to it.
     pub tz: Tz,
+    pub method: Method,
+    /// Who sends the event (the clinic); needed by `REQUEST` and `CANCEL`.
+    pub organizer: Option<Party<'a>>,
+    /// Who it is for (the client); needed by `REQUEST` and `CANCEL`.
+    pub attendee: Option<Party<'a>>,
 }
 
 /// Renders `event` as a complete iCalendar document with CRLF line endings.
@@ -105,13 +153,18 @@ pub fn render(event: &Appointment) -> String {
     w.line("VERSION:2.0");
     w.line(&format!("PRODID:{PRODID}"));
     w.line("CALSCALE:GREGORIAN");
-    w.line("METHOD:PUBLISH");
+    w.line(&format!("METHOD:{}", event.method.as_str()));
 
     write_vtimezone(&mut w, event);
 
+    let cancelled = event.cancelled || event.method == Method::Cancel;
+    let stamp = match event.method {
+        Method::Publish => event.created_at,
+        Method::Request | Method::Cancel => event.updated_at,
+    };
     w.line("BEGIN:VEVENT");
     w.text("UID", event.uid);
-    w.line(&format!("DTSTAMP:{}", utc_form(event.created_at)));
+    w.line(&format!("DTSTAMP:{}", utc_form(stamp)));
     w.line(&format!("CREATED:{}", utc_form(event.created_at)));
     w.line(&format!("LAST-MODIFIED:{}", utc_form(event.updated_at)));
     w.line(&format!("SEQUENCE:{}", event.sequence));
@@ -130,7 +183,21 @@ pub fn render(event: &Appointment) -> String {
     if let Some(location) = event.location.filter(|l| !l.is_empty()) {
         w.text("LOCATION", location);
     }
-    let status = if event.cancelled {
+    if let Some(organizer) = event.organizer {
+        w.line(&format!(
+            "ORGANIZER;CN={}:mailto:{}",
+            param_value(organizer.name),
+            organizer.email
+        ));
+    }
+    if let Some(attendee) = event.attendee {
+        w.line(&format!(
+            "ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:{}",
+            param_value(attendee.name),
+            attendee.email
+        ));
+    }
+    let status = if cancelled {
         "CANCELLED"
     } else if event.tentative {
         "TENTATIVE"
@@ -138,7 +205,7 @@ pub fn render(event: &Appointment) -> String {
         "CONFIRMED"
     };
     w.line(&format!("STATUS:{status}"));
-    if !event.cancelled {
+    if !cancelled {
         w.line("BEGIN:VALARM");
         w.line("ACTION:DISPLAY");
         w.text("DESCRIPTION", event.summary);
@@ -161,6 +228,16 @@ fn full_description(description: &str, organizer_name: Option<&str>) -> String {
         text.push_str(name);
     }
     text
+}
+
+/// A parameter value (RFC 5545 3.2): quoted, without the characters a
+/// quoted value cannot hold (`"` and controls).
+fn param_value(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .collect();
+    format!("\"{clean}\"")
 }
 
 /// Accumulates folded content lines.
@@ -443,6 +520,9 @@ mod tests {
             cancelled: false,
             tentative: false,
             tz,
+            method: Method::Publish,
+            organizer: None,
+            attendee: None,
         }
     }
 
@@ -752,6 +832,58 @@ mod tests {
         assert!(has_line(&cancelled, "METHOD:PUBLISH"));
         assert!(!cancelled.contains("VALARM"));
         assert!(!cancelled.contains("TRIGGER"));
+    }
+
+    #[test]
+    fn request_and_cancel_are_itip_messages_with_organizer_and_attendee() {
+        let base = Appointment {
+            method: Method::Request,
+            organizer: Some(Party {
+                name: "JB Cosmetic",
+                email: "bookings@jb.example",
+            }),
+            attendee: Some(Party {
+                name: "Alex \"AJ\" Morgan",
+                email: "alex@example.com",
+            }),
+            ..event(chrono_tz::Europe::London, "2026-12-03T10:00:00Z")
+        };
+        let request = render(&base);
+        assert_well_formed(&request);
+        for line in [
+            "METHOD:REQUEST",
+            "UID:3f2b9c1e-0000-4000-8000-000000000001@clinic-api",
+            "SEQUENCE:2",
+            // The revision's time, not the creation's.
+            "DTSTAMP:20260602T090000Z",
+            "ORGANIZER;CN=\"JB Cosmetic\":mailto:bookings@jb.example",
+            "ATTENDEE;CN=\"Alex AJ Morgan\";ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=FALSE:mailto:alex@example.com",
+            "STATUS:CONFIRMED",
+            "BEGIN:VALARM",
+        ] {
+            assert!(has_line(&request, line), "missing {line}\n{request}");
+        }
+        let cancel = render(&Appointment {
+            method: Method::Cancel,
+            sequence: 3,
+            ..base
+        });
+        assert_well_formed(&cancel);
+        for line in [
+            "METHOD:CANCEL",
+            "UID:3f2b9c1e-0000-4000-8000-000000000001@clinic-api",
+            "SEQUENCE:3",
+            "STATUS:CANCELLED",
+            "ORGANIZER;CN=\"JB Cosmetic\":mailto:bookings@jb.example",
+        ] {
+            assert!(has_line(&cancel, line), "missing {line}\n{cancel}");
+        }
+        assert!(!cancel.contains("VALARM"));
+        assert_eq!(
+            Method::Cancel.content_type(),
+            "text/calendar; charset=utf-8; method=CANCEL"
+        );
+        assert_eq!(Method::Publish.content_type(), CONTENT_TYPE);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod deposit;
 pub mod eligibility;
 pub mod event_types;
 pub mod money;
+pub mod notifications;
 pub mod policy;
 pub mod slots;
 pub mod slug;

@@ -39,6 +39,8 @@ struct Row {
     client_phone_key: String,
     source_key: String,
     cancellation_reason: Option<String>,
+    notify_email: bool,
+    notify_sms: bool,
 }
 
 /// How a booking was made.
@@ -84,6 +86,9 @@ pub struct Consultation {
     pub source_key: String,
     /// What the client said when cancelling (free text, personal data).
     pub cancellation_reason: Option<String>,
+    /// The client's channels for notifications (SMS is opt-in).
+    pub notify_email: bool,
+    pub notify_sms: bool,
 }
 
 impl Consultation {
@@ -130,6 +135,8 @@ impl TryFrom<Row> for Consultation {
             client_phone_key: r.client_phone_key,
             source_key: r.source_key,
             cancellation_reason: r.cancellation_reason,
+            notify_email: r.notify_email,
+            notify_sms: r.notify_sms,
         })
     }
 }
@@ -160,6 +167,8 @@ pub fn insert(conn: &mut DbConnection, c: &Consultation) -> Result<(), DbError> 
                 consultations::sequence.eq(c.sequence),
                 consultations::created_at.eq(to_db(c.created_at)),
                 consultations::updated_at.eq(to_db(c.updated_at)),
+                consultations::notify_email.eq(c.notify_email),
+                consultations::notify_sms.eq(c.notify_sms),
             ),
             (
                 consultations::client_email_key.eq(&c.client_email_key),
@@ -231,6 +240,10 @@ pub fn set_status(
             .map(|b| consultations::cancelled_by.eq(Some(b))),
         change.end_reason.map(|r| consultations::end_reason.eq(r)),
         hold.map(|h| consultations::hold_expires_at.eq(h)),
+        // A cancellation is a new revision of the calendar event (its
+        // METHOD:CANCEL carries the higher SEQUENCE, RFC 5546).
+        (to == Status::Cancelled)
+            .then_some(consultations::sequence.eq(consultations::sequence + 1)),
     ))
     .execute(db))?;
     Ok(n == 1)

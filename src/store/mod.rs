@@ -11,6 +11,7 @@ pub mod deposits;
 pub mod faqs;
 pub mod idempotency;
 pub mod meta;
+pub mod notifications;
 pub mod practitioners;
 pub mod rate_limits;
 pub mod screenings;

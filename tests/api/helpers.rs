@@ -98,6 +98,8 @@ fn spawn_app_in(db: TestDatabase, configure: impl FnOnce(&mut Settings)) -> Test
     settings.webhooks.poll_interval = std::time::Duration::from_secs(3600);
     settings.webhooks.allow_http = true;
     settings.webhooks.allow_private_targets = true;
+    // Likewise the notification worker (tests run passes by hand).
+    settings.notifications.poll_interval = std::time::Duration::from_secs(3600);
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(TEST_NOW.parse::<DateTime<Utc>>().unwrap()));
     start(settings, clock, db)
@@ -173,6 +175,12 @@ impl TestApp {
         configure(&mut settings);
         drop(self);
         start(settings, clock, db)
+    }
+
+    /// A second instance of the application on the same database, with
+    /// the same settings and clock (several instances on one PostgreSQL).
+    pub fn another_instance(&self) -> TestApp {
+        start(self.settings.clone(), self.clock.clone(), self.db.clone())
     }
 
     pub fn url(&self, path: &str) -> String {

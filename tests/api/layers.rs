@@ -402,13 +402,13 @@ fn the_layers_point_down_only() {
             "domain",
             &[
                 "api", "app", "store", "db", "payments", "cache", "outbound", "startup", "seed",
-                "config",
+                "config", "notify",
             ],
         ),
         (
             "store",
             &[
-                "api", "app", "startup", "seed", "payments", "cache", "outbound",
+                "api", "app", "startup", "seed", "payments", "cache", "outbound", "notify",
             ],
         ),
         (
@@ -425,9 +425,10 @@ fn the_layers_point_down_only() {
             "metrics",
             &[
                 "api", "app", "store", "db", "startup", "seed", "payments", "cache", "outbound",
-                "domain", "config",
+                "domain", "config", "notify",
             ],
         ),
+        ("notify", &["api", "app", "store", "db", "startup", "seed"]),
     ];
     let mut wrong = Vec::new();
     for (from, tos) in &edges {

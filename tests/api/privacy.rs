@@ -395,6 +395,8 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn logs_of_a_full_booking_flow_carry_no_secrets_or_health_data() {
     let fake = crate::fake_stripe::FakeStripe::start();
+    let sink = crate::smtp_sink::SmtpSink::start();
+    let smtp_url = sink.url();
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("clinic.db").display());
     let port = free_port();
@@ -409,6 +411,9 @@ async fn logs_of_a_full_booking_flow_carry_no_secrets_or_health_data() {
         ("STRIPE_WEBHOOK_SECRET", webhook_secret),
         ("STRIPE_PUBLISHABLE_KEY", "pk_test_LOGCHECK"),
         ("STRIPE_API_BASE", fake.base_url.as_str()),
+        ("SMTP_URL", smtp_url.as_str()),
+        ("NOTIFY_FROM", "JB Cosmetic <bookings@jb.example>"),
+        ("NOTIFY_POLL_MS", "100"),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
     // Key commands use a database that exists: make it first.
@@ -548,6 +553,21 @@ async fn logs_of_a_full_booking_flow_carry_no_secrets_or_health_data() {
         .bearer_auth("mt_wrong")
         .send()
         .await;
+    // The messages went out (their text and links must not be logged).
+    let mails = sink
+        .wait_until(|ms| ms.iter().any(|m| m.text().contains("is confirmed")))
+        .await;
+    let texts: Vec<String> = mails.iter().map(|m| m.text()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("is confirmed")),
+        "{texts:?}"
+    );
+    let link_tokens: Vec<String> = texts
+        .iter()
+        .filter_map(|t| t.split("token=").nth(1))
+        .map(|t| t.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert!(!link_tokens.is_empty());
     // Stop the server (SIGTERM drains, then exits) and read everything it logged.
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -585,7 +605,18 @@ async fn logs_of_a_full_booking_flow_carry_no_secrets_or_health_data() {
         webhook_secret,
         client_secret.as_str(),
         "mt_wrong",
-    ] {
+        "s3cret",
+        "Hello Logan",
+        "is confirmed",
+        "manage#id",
+    ]
+    .into_iter()
+    .chain(link_tokens.iter().map(String::as_str))
+    {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
+    assert!(
+        logs.contains("notification sent"),
+        "the worker ran and logged"
+    );
 }

@@ -13,6 +13,8 @@ pub enum Answer {
     Status(u16),
     /// Wait this long, then answer 200 (a client with a shorter timeout gives up).
     Slow(Duration),
+    /// This status with this JSON body.
+    Json(u16, String),
 }
 
 #[derive(Clone, Debug)]
@@ -50,7 +52,7 @@ async fn receive(
         s.script.pop_front().unwrap_or(Answer::Status(200))
     };
     let status = match &answer {
-        Answer::Status(s) => *s,
+        Answer::Status(s) | Answer::Json(s, _) => *s,
         Answer::Slow(_) => 200,
     };
     if let Answer::Slow(d) = answer {
@@ -68,7 +70,11 @@ async fn receive(
         body: String::from_utf8_lossy(&body).into_owned(),
         answered: status,
     });
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let mut reply = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    match answer {
+        Answer::Json(_, body) => reply.content_type("application/json").body(body),
+        _ => reply.finish(),
+    }
 }
 
 impl Receiver {

@@ -8,9 +8,25 @@ use actix_web::{FromRequest, HttpRequest};
 
 use crate::api::auth::{self, app_of, Identity};
 use crate::api::error::ApiError;
+use crate::db::{DbConnection, DbError};
 use crate::domain::actor::Actor;
 use crate::secrets::{self, SecretKind};
 use crate::store::consultations as store;
+use crate::store::notifications::link_consultation;
+
+/// The holder a manage token stands for, as the hash of the booking's own
+/// manage token: the token given at booking time, or the token of a
+/// manage link sent in one of the booking's messages (each message has its
+/// own, and opens the booking the same way).
+fn holder_of(conn: &mut DbConnection, hash: String) -> Result<Option<String>, DbError> {
+    if store::by_manage_token_hash(conn, &hash)?.is_some() {
+        return Ok(Some(hash));
+    }
+    let Some(id) = link_consultation(conn, &hash)? else {
+        return Ok(None);
+    };
+    Ok(store::get(conn, &id)?.map(|c| c.manage_token_hash))
+}
 
 /// How a request to a booking is authenticated: its manage token, or an
 /// API key. Neither (or a token that opens no booking) is 401; another
@@ -57,16 +73,12 @@ impl FromRequest for BookingAuth {
                     // A token that opens no booking is not a credential at all.
                     let hash = secrets::hash(&token.unwrap_or_default());
                     let app = app_of(&req)?;
-                    let h = hash.clone();
-                    let known = app
+                    let holder = app
                         .db
-                        .run(move |conn| store::by_manage_token_hash(conn, &h))
+                        .run(move |conn| holder_of(conn, hash))
                         .await?
-                        .is_some();
-                    if !known {
-                        return Err(ApiError::Unauthorized("The manage token is unknown."));
-                    }
-                    Ok(BookingAuth::ManageToken(hash))
+                        .ok_or(ApiError::Unauthorized("The manage token is unknown."))?;
+                    Ok(BookingAuth::ManageToken(holder))
                 }
                 Some(SecretKind::ApiKey) => Ok(auth::identify(&req)
                     .await?

@@ -8,9 +8,8 @@ use super::auth::BookingAuth;
 use super::ConsultationPath;
 use crate::api::error::ApiError;
 use crate::api::ProblemResponses;
-use crate::app::{booking, App};
-use crate::domain::calendar::{self, Appointment};
-use crate::domain::consultation::Status;
+use crate::app::{booking, notifications, App};
+use crate::domain::calendar::{self, Method};
 
 /// Add to calendar
 ///
@@ -35,28 +34,7 @@ pub async fn calendar_ics(
     let c = booking::find(&app, &path.id.to_string(), &actor)
         .await?
         .consultation;
-    let settings = &app.settings;
-    let uid = format!("{}@clinic-api", c.id);
-    let summary = format!("Consultation at {}", settings.clinic_name);
-    let description = format!(
-        "Your consultation at {}. To cancel or move it, use your booking link; cancellations within {} hours of the appointment forfeit the deposit.",
-        settings.clinic_name, settings.booking.cancellation_notice_hours
-    );
-    let ics = calendar::render(&Appointment {
-        uid: &uid,
-        starts_at: c.starts_at,
-        ends_at: c.ends_at,
-        created_at: c.created_at,
-        updated_at: c.updated_at,
-        sequence: u32::try_from(c.sequence).unwrap_or(0),
-        summary: &summary,
-        description: &description,
-        location: Some(&settings.clinic_name),
-        organizer_name: Some(&settings.clinic_name),
-        cancelled: matches!(c.status, Status::Cancelled | Status::Expired),
-        tentative: c.status == Status::PendingDeposit,
-        tz: settings.clinic_timezone,
-    });
+    let ics = notifications::render::calendar_file(&app.settings, &c, Method::Publish);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, calendar::CONTENT_TYPE))
         .insert_header((

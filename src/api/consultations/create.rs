@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidationErrors};
 
 use super::auth::BookingAuth;
-use super::view::{self, Audience, BookingCreated};
+use super::view::{self, Audience, BookingCreated, NotificationPreferences};
 use crate::api::error::ApiError;
 use crate::api::extract::{calendar_date, ValidJson};
 use crate::api::validation::{check_optional_text, check_text, finish, is_email, is_phone, reject};
 use crate::api::{idempotency, ProblemResponses};
-use crate::app::booking::{self, NewBooking};
+use crate::app::booking::{self, NewBooking, NotifyChoice};
 use crate::app::App;
 use crate::domain::actor::Actor;
 use crate::secrets;
@@ -50,7 +50,8 @@ pub struct ClientInput {
     "practitioner_id": "5a0c6f1e-2d3b-4c4d-8e9f-0a1b2c3d4e5f",
     "starts_at": "2026-12-03T10:00:00Z",
     "notes": "Left side of the jaw.",
-    "accept_cancellation_policy": true
+    "accept_cancellation_policy": true,
+    "notifications": {"email": true, "sms": true}
 }))]
 pub struct BookingRequest {
     pub client: ClientInput,
@@ -68,6 +69,10 @@ pub struct BookingRequest {
     pub notes: Option<String>,
     /// Must be true: the client accepts the cancellation policy.
     pub accept_cancellation_policy: bool,
+    /// How the client wants to hear about the booking (default: e-mail
+    /// only; SMS is opt-in).
+    #[serde(default)]
+    pub notifications: Option<NotificationPreferences>,
 }
 
 impl Validate for BookingRequest {
@@ -167,6 +172,13 @@ pub async fn create(
             &req,
             app.settings.abuse.trust_forwarded_for,
         )),
+        notify: {
+            let p = input.notifications.unwrap_or_default();
+            NotifyChoice {
+                email: p.email,
+                sms: p.sms,
+            }
+        },
     };
     // Anonymous callers are told apart by their single-use screening token,
     // so two clients' keys can never meet.

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod create;
 pub mod diary;
 pub mod manage;
+pub mod notifications;
 pub mod view;
 
 use serde::Deserialize;
@@ -27,5 +28,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(calendar::calendar_ics)
         .service(diary::attended)
         .service(diary::no_show)
-        .service(diary::screening);
+        .service(diary::screening)
+        .service(notifications::list)
+        .service(notifications::preview)
+        .service(notifications::resend);
 }

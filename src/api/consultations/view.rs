@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::booking::Booking;
@@ -48,6 +48,34 @@ pub struct ClientContact {
     pub email: String,
     #[schema(example = "+44 7700 900123")]
     pub phone: String,
+}
+
+/// How the client wants to hear about a booking: e-mail and/or SMS.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": true, "sms": true}))]
+pub struct NotificationPreferences {
+    /// Messages by e-mail to `client.email` (default true).
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub email: bool,
+    /// Text messages to `client.phone`: opt-in (default false).
+    #[serde(default)]
+    #[schema(default = false)]
+    pub sms: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NotificationPreferences {
+    fn default() -> Self {
+        Self {
+            email: true,
+            sms: false,
+        }
+    }
 }
 
 /// A deposit as shown with its consultation.
@@ -101,6 +129,8 @@ pub struct Consultation {
     pub treatment_slug: Option<String>,
     pub notes: Option<String>,
     pub client: ClientContact,
+    /// The channels the client chose for notifications.
+    pub notifications: NotificationPreferences,
     /// `direct`, `partner` or `staff`.
     #[schema(example = "direct")]
     pub channel: String,
@@ -167,6 +197,10 @@ pub fn render(app: &App, b: Booking, audience: Audience) -> Consultation {
             full_name: c.client_full_name.clone(),
             email: c.client_email.clone(),
             phone: c.client_phone.clone(),
+        },
+        notifications: NotificationPreferences {
+            email: c.notify_email,
+            sms: c.notify_sms,
         },
         needs_review: (audience == Audience::Staff).then_some(c.needs_review),
         cancelled_by: c.cancelled_by.as_deref().map(|b| {

@@ -34,6 +34,25 @@ pub struct NewBooking {
     /// Where an anonymous booking comes from (the client's address), for
     /// the holds cap.
     pub source: Option<String>,
+    /// How the client wants to hear about the booking.
+    pub notify: NotifyChoice,
+}
+
+/// The client's channels for notifications about a booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyChoice {
+    pub email: bool,
+    /// Opt-in.
+    pub sms: bool,
+}
+
+impl Default for NotifyChoice {
+    fn default() -> Self {
+        Self {
+            email: true,
+            sms: false,
+        }
+    }
 }
 
 /// A new booking and its manage token (shown once).
@@ -152,6 +171,8 @@ fn create_records(
         client_phone_key: phone_key,
         source_key,
         cancellation_reason: None,
+        notify_email: input.notify.email,
+        notify_sms: input.notify.sms,
     };
     consultations::insert(tx.conn, &consultation)?;
     consultations::claim(tx.conn, &input.practitioner_id, slot, &consultation.id)

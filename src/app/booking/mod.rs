@@ -13,7 +13,7 @@ mod reschedule;
 mod rules;
 
 pub use self::cancel::{cancel, cancel_within, CancelCommand, Cancellation, FollowUp};
-pub use self::create::{create, Booked, NewBooking};
+pub use self::create::{create, Booked, NewBooking, NotifyChoice};
 pub use self::outcome::record_outcome;
 pub use self::record::{find, get, load, load_for_update, may_act_on, Booking};
 pub use self::reschedule::{reschedule, RescheduleCommand};
