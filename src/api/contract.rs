@@ -329,8 +329,10 @@ pub fn refine(doc: &mut Value) {
             );
         }
     }
+    // `enum: [true]` rather than `const: true`, which the document's
+    // round trip through utoipa's types would drop.
     if let Some(p) = property(doc, "BookingRequest", "accept_cancellation_policy") {
-        p.insert("const".into(), json!(true));
+        p.insert("enum".into(), json!([true]));
     }
     bound_formats(doc);
     bound_response_headers(doc);
@@ -399,6 +401,56 @@ mod tests {
         assert_eq!(s["properties"]["b"]["pattern"], BODY_TEXT);
         assert!(s["properties"]["c"].get("pattern").is_none());
         assert_eq!(s["properties"]["d"]["items"]["pattern"], BODY_TEXT);
+    }
+
+    #[test]
+    fn dates_and_instants_get_their_lengths_but_examples_do_not() {
+        let mut doc = json!({"components": {"schemas": {"A": {
+            "type": "object",
+            "properties": {
+                "on": {"type": "string", "format": "date"},
+                "at": {"type": ["string", "null"], "format": "date-time"},
+                "local": {"type": "string", "format": "date-time", "maxLength": 25}
+            },
+            "example": {"format": "date-time", "type": "string"}
+        }}}});
+        bound_formats(&mut doc);
+        let a = &doc["components"]["schemas"]["A"];
+        assert_eq!(a["properties"]["on"]["maxLength"], 10);
+        assert_eq!(a["properties"]["at"]["maxLength"], DATE_TIME_MAX);
+        assert_eq!(a["properties"]["local"]["maxLength"], 25);
+        assert!(a["example"].get("maxLength").is_none());
+    }
+
+    #[test]
+    fn the_longest_instant_and_cursor_fit_their_bounds() {
+        assert_eq!(
+            "2026-11-25T10:00:00.123456789+05:30".len() as u64,
+            DATE_TIME_MAX
+        );
+        assert_eq!(
+            "-1234567890123456~0d6f7a52-3b1e-4f0a-8c9d-2e4b6a8c0f13".len() as u64,
+            CURSOR_MAX
+        );
+    }
+
+    #[test]
+    fn rate_limited_operations_document_their_fields() {
+        let mut doc = json!({
+            "paths": {"/x": {"post": {"operationId": "createScreening", "responses": {
+                "201": {"description": "ok"},
+                "429": {"$ref": "#/components/responses/TooManyRequests"}
+            }}}},
+            "components": {"responses": {"TooManyRequests": {"headers": {"Retry-After": {}}}}}
+        });
+        document_rate_limits(&mut doc);
+        let ok = &doc["paths"]["/x"]["post"]["responses"]["201"]["headers"];
+        let limited = &doc["components"]["responses"]["TooManyRequests"]["headers"];
+        for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+            assert!(ok[name]["schema"]["maximum"].is_number(), "{name}");
+            assert!(limited[name].is_object(), "{name}");
+        }
+        assert_eq!(ok["RateLimit-Reset"]["schema"]["maximum"], 60);
     }
 
     #[test]

@@ -191,6 +191,8 @@ pub async fn event_types() -> HttpResponse {
 /// `Clinic-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 /// Answer 2xx within 10 seconds; anything else is retried with exponential
 /// backoff for 24 hours. Partners receive events about their own bookings.
+/// One key may hold at most `MAX_WEBHOOK_ENDPOINTS_PER_KEY` endpoints (10
+/// by default): one more is 409 `too_many_endpoints`.
 #[utoipa::path(
     operation_id = "createWebhookEndpoint",
     tag = "Webhooks",
@@ -198,7 +200,7 @@ pub async fn event_types() -> HttpResponse {
     responses(
         (status = 201, description = "Subscribed", body = CreatedWebhookEndpoint,
             headers(("Location" = String, description = "URL of the endpoint"))),
-        ProblemResponses<400, 401, 403, 413, 415, 422>,
+        ProblemResponses<400, 401, 403, 409, 413, 415, 422>,
     ),
     security(("api_key" = []))
 )]
