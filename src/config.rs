@@ -344,11 +344,14 @@ impl Settings {
             .map_err(|e| ConfigError::new("RUST_LOG", &log_filter, e.to_string()))?;
 
         let deposit_amount: i64 = env.parse("DEPOSIT_AMOUNT", 2500)?;
-        if deposit_amount <= 0 {
+        if deposit_amount <= 0 || deposit_amount > Money::MAX_AMOUNT {
             return Err(ConfigError::new(
                 "DEPOSIT_AMOUNT",
                 &deposit_amount.to_string(),
-                "must be a positive amount in minor units (2500 = £25.00)",
+                format!(
+                    "must be a positive amount in minor units (2500 = £25.00), at most {}",
+                    Money::MAX_AMOUNT
+                ),
             ));
         }
         let currency_raw = env.get("DEPOSIT_CURRENCY").unwrap_or("GBP");
@@ -364,9 +367,17 @@ impl Settings {
                 env.minutes("CONSULTATION_MINUTES", 30)?,
             )?,
             min_notice_hours: env.parse("MIN_NOTICE_HOURS", 24)?,
-            horizon_days: env.positive("BOOKING_HORIZON_DAYS", 60)?,
-            hold_minutes: env.positive("HOLD_MINUTES", 15)?,
-            cancellation_notice_hours: env.parse("CANCELLATION_NOTICE_HOURS", 48)?,
+            horizon_days: env.at_most(
+                "BOOKING_HORIZON_DAYS",
+                env.positive("BOOKING_HORIZON_DAYS", 60)?,
+                3650,
+            )?,
+            hold_minutes: env.at_most("HOLD_MINUTES", env.positive("HOLD_MINUTES", 15)?, 1440)?,
+            cancellation_notice_hours: env.at_most(
+                "CANCELLATION_NOTICE_HOURS",
+                env.parse("CANCELLATION_NOTICE_HOURS", 48)?,
+                8760,
+            )?,
             max_availability_days: env.positive("AVAILABILITY_MAX_DAYS", 31)?,
         };
 
@@ -406,11 +417,14 @@ impl Settings {
                 },
             },
             bind_addr,
-            clinic_name: env.get("CLINIC_NAME").unwrap_or("JB Cosmetic").to_owned(),
+            clinic_name: env
+                .text("CLINIC_NAME", 120)?
+                .unwrap_or("JB Cosmetic")
+                .to_owned(),
             clinic_contact: ClinicContact {
-                address: env.get("CLINIC_ADDRESS").map(str::to_owned),
-                phone: env.get("CLINIC_PHONE").map(str::to_owned),
-                email: env.get("CLINIC_EMAIL").map(str::to_owned),
+                address: env.text("CLINIC_ADDRESS", 300)?.map(str::to_owned),
+                phone: env.text("CLINIC_PHONE", 32)?.map(str::to_owned),
+                email: env.text("CLINIC_EMAIL", 254)?.map(str::to_owned),
             },
             public_base_url,
             clinic_timezone: env.parse_with("CLINIC_TIMEZONE", "Europe/London", |v| {
@@ -424,7 +438,7 @@ impl Settings {
             })?,
             log_filter,
             seed_content: env.boolean("SEED_CONTENT", true)?,
-            minimum_age: env.positive("MINIMUM_AGE", 18)?,
+            minimum_age: env.at_most("MINIMUM_AGE", env.positive("MINIMUM_AGE", 18)?, 120)?,
             screening_token_hours: env.positive("SCREENING_TOKEN_HOURS", 24)?,
             deposit: Money::new(deposit_amount, currency),
             booking,
@@ -545,7 +559,7 @@ fn colour(env: &Env, name: &'static str) -> Result<Option<String>, ConfigError> 
 
 fn page_settings(env: &Env) -> Result<PageSettings, ConfigError> {
     let defaults = PageSettings::default();
-    let logo_url = match env.get("BRAND_LOGO_URL") {
+    let logo_url = match env.text("BRAND_LOGO_URL", 2000)? {
         None => None,
         Some(raw) => {
             let absolute = (raw.starts_with("https://") || raw.starts_with("http://"))
@@ -566,7 +580,7 @@ fn page_settings(env: &Env) -> Result<PageSettings, ConfigError> {
         accent_colour: colour(env, "BRAND_ACCENT_COLOUR")?,
         logo_url,
         manual_deposit_instructions: env
-            .get("MANUAL_DEPOSIT_INSTRUCTIONS")
+            .text("MANUAL_DEPOSIT_INSTRUCTIONS", 1000)?
             .map(str::to_owned)
             .unwrap_or(defaults.manual_deposit_instructions),
         frame_ancestors: match env.get("PAGE_FRAME_ANCESTORS") {
@@ -835,7 +849,7 @@ fn stripe_settings(env: &Env) -> Result<Option<StripeSettings>, ConfigError> {
     }
     Ok(Some(StripeSettings {
         secret_key,
-        publishable_key: env.get("STRIPE_PUBLISHABLE_KEY").map(str::to_owned),
+        publishable_key: env.text("STRIPE_PUBLISHABLE_KEY", 255)?.map(str::to_owned),
         webhook_secret,
         api_base,
         timeout: Duration::from_millis(env.positive("STRIPE_TIMEOUT_MS", 10_000)?),
@@ -956,6 +970,36 @@ impl Env {
         }
     }
 
+    /// A set value of at most `max` characters (the API shows it, and its
+    /// document states the bound).
+    fn text(&self, name: &'static str, max: usize) -> Result<Option<&str>, ConfigError> {
+        match self.get(name) {
+            Some(v) if v.chars().count() > max => Err(ConfigError::new(
+                name,
+                v,
+                format!("must be at most {max} characters"),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    /// `value` (read from `name`), refused above `max`.
+    fn at_most<T: PartialOrd + ToString>(
+        &self,
+        name: &'static str,
+        value: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        if value > max {
+            return Err(ConfigError::new(
+                name,
+                &value.to_string(),
+                format!("must be at most {}", max.to_string()),
+            ));
+        }
+        Ok(value)
+    }
+
     fn positive<T: std::str::FromStr + ToString + PartialOrd + Default>(
         &self,
         name: &'static str,
@@ -1038,7 +1082,26 @@ mod tests {
             ("CLIENT_BODY_TIMEOUT_MS", "0"),
             ("METRICS_BIND_ADDR", "everywhere"),
             ("WEBHOOK_MAX_IN_FLIGHT", "0"),
+            // Beyond what the OpenAPI document says `GET /v1/clinic` shows.
+            ("DEPOSIT_AMOUNT", "100000001"),
+            ("MINIMUM_AGE", "121"),
+            ("HOLD_MINUTES", "1441"),
+            ("CANCELLATION_NOTICE_HOURS", "8761"),
+            ("BOOKING_HORIZON_DAYS", "3651"),
         ];
+        let long = "x".repeat(2001);
+        let texts = [
+            "CLINIC_NAME",
+            "CLINIC_ADDRESS",
+            "CLINIC_PHONE",
+            "CLINIC_EMAIL",
+            "MANUAL_DEPOSIT_INSTRUCTIONS",
+            "BRAND_LOGO_URL",
+        ];
+        for name in texts {
+            let err = Settings::from_vars(vars(&[(name, &long)])).unwrap_err();
+            assert_eq!(err.name, name);
+        }
         for (name, value) in cases {
             let err = Settings::from_vars(vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.name, name, "{value}");

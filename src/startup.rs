@@ -211,6 +211,9 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotent-replayed"),
+            api::responses::RATE_LIMIT_LIMIT,
+            api::responses::RATE_LIMIT_REMAINING,
+            api::responses::RATE_LIMIT_RESET,
         ])
         .max_age(3600);
     for origin in origins {
@@ -275,6 +278,7 @@ fn serve(
         table = table.with(api::demo::PATH, &["GET", "POST"]);
     }
     let routes = Arc::new(table);
+    let bounds = web::Data::new(api::bounds::Bounds::from_document(&doc));
     let page_policy = Arc::new(api::page::PagePolicy::from_settings(&app.settings));
     let max_body = app.settings.max_body_bytes;
     let cors_origins = app.settings.abuse.cors_allowed_origins.clone();
@@ -282,6 +286,7 @@ fn serve(
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::Data::new(routes.clone()))
+            .app_data(bounds.clone())
             .app_data(web::Data::new(page_policy.clone()))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .app_data(web::PathConfig::default().error_handler(extract::path_error))

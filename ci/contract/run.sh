@@ -16,7 +16,9 @@
 #                  the server (treatments, screening, availability, booking);
 #   b. schemathesis: every check (`--checks all`), all four phases (examples,
 #                  coverage, fuzzing, stateful), a fixed seed, 100 examples per
-#                  operation, with the key (Authorization: Bearer ck_…);
+#                  operation, with the key (Authorization: Bearer ck_…) and
+#                  live data (ci/contract/hooks.py): the operations behind a
+#                  booking get real bookings, deposits, clients and deliveries;
 #   2. swagger-ui: ci/swagger-ui/check.mjs in headless Debian Chromium.
 #
 # Every step runs even when an earlier one failed; the exit status is non-zero
@@ -29,7 +31,8 @@
 #   /usr/bin/chromium            Debian's chromium, by apt-get, when missing
 # Outputs: test-output/contract/ (step logs, server.log, schemathesis JUnit and
 # NDJSON reports, schemathesis-failures.md: every distinct failure with a curl
-# reproduction) and test-output/swagger-ui.png.
+# reproduction, live-data.md: what each operation answered with live
+# resources) and test-output/swagger-ui.png.
 #
 # Settings (environment): CONTRACT_SEED (default 20261125), CONTRACT_MAX_EXAMPLES
 # (default 100), CONTRACT_KEY_ROLE (admin or staff, default admin),
@@ -186,9 +189,17 @@ start_server() {
         BASE_URL="http://127.0.0.1:$port"
         log "starting $BIN on $BASE_URL (database $DB_URL)"
         # A fresh database and the default (manual) payment provider: no
-        # Stripe settings leak in from the caller's environment.
+        # Stripe settings leak in from the caller's environment. A rehearsal
+        # clock (DEMO_CLOCK, on this throw-away database only), so that the
+        # live data (hooks.py) includes bookings whose time has come; and a
+        # screening and booking limit (RATE_LIMIT_PER_MINUTE) above what one
+        # fuzzing worker sends, so that their logic is fuzzed rather than
+        # their 429 (the rate-limit tests cover that; delivery replays keep
+        # the default limit, so the run still sees 429s and their fields).
         env -u STRIPE_SECRET_KEY -u STRIPE_WEBHOOK_SECRET -u STRIPE_PUBLISHABLE_KEY -u STRIPE_API_BASE \
+            -u WEBHOOK_REPLAYS_PER_MINUTE \
             DATABASE_URL="$DB_URL" BIND_ADDR="127.0.0.1:$port" SEED_CONTENT=true LOG_FORMAT=text NO_COLOR=1 \
+            DEMO_CLOCK=true RATE_LIMIT_PER_MINUTE=600 \
             RUST_LOG="${RUST_LOG:-info}" "$BIN" serve >>"$SERVER_LOG" 2>&1 &
         SERVER_PID=$!
         for _ in $(seq 1 120); do
@@ -270,17 +281,19 @@ step_client() {
     CLINIC_API_URL="$BASE_URL" CLINIC_API_KEY="$API_KEY" node out/client-check.js
 }
 
-# b. schemathesis: every check, every phase, fixed seed, with the API key.
+# b. schemathesis: every check, every phase, fixed seed, with the API key
+# and live data (hooks.py: the key, and real bookings, deposits, clients and
+# deliveries for the operations behind a booking).
 # Output is not sanitized so that every "Reproduce with" curl is exact
 # (Idempotency-Key, screening tokens, `session_*` fields): the only secret it
 # shows is the API key of a throw-away database deleted at exit.
 step_schemathesis() {
     mkdir -p "$OUT/schemathesis" "$TMP/st"
     cd "$TMP/st" # hypothesis and schemathesis keep nothing in the repository
-    local status=0 report
+    local status=0 report live="$OUT/live-data.json"
+    SCHEMATHESIS_HOOKS="$HERE/hooks.py" CONTRACT_LIVE_REPORT="$live" \
     "$VENV/bin/schemathesis" --config-file "$HERE/schemathesis.toml" run "$DOCUMENT" \
         --url "$BASE_URL" \
-        --header "Authorization: Bearer $API_KEY" \
         --checks all \
         --phases examples,coverage,fuzzing,stateful \
         --mode all \
@@ -302,6 +315,8 @@ step_schemathesis() {
     if [[ -n "$report" ]]; then
         "$VENV/bin/python" "$HERE/failures.py" "$report" "$API_KEY" > "$OUT/schemathesis-failures.md"
         echo "-- $(head -n 1 "$OUT/schemathesis-failures.md" | sed 's/^# //'): ${OUT#"$ROOT"/}/schemathesis-failures.md"
+        "$VENV/bin/python" "$HERE/live_report.py" "$report" "$live" > "$OUT/live-data.md" || status=1
+        cat "$OUT/live-data.md"
     fi
     return "$status"
 }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::auth::AdminKey;
 use crate::api::error::ApiError;
-use crate::api::extract::{local_days, supported_date};
+use crate::api::extract::{local_days, optional_calendar_date, supported_date};
 use crate::api::{pagination, ProblemResponses};
 use crate::app::App;
 use crate::store::audit;
@@ -19,12 +19,14 @@ pub struct AuditEvent {
     pub id: String,
     pub occurred_at: DateTime<Utc>,
     /// `key:<api key id>`, `client` (manage token), `stripe` or `system`.
-    #[schema(example = "key:3f0c…")]
+    #[schema(example = "key:3f0c…", max_length = 64)]
     pub actor: String,
-    #[schema(example = "consultation.cancelled")]
+    #[schema(example = "consultation.cancelled", max_length = 64)]
     pub action: String,
-    #[schema(example = "consultation")]
+    #[schema(example = "consultation", max_length = 32)]
     pub subject_type: String,
+    /// The subject's id (`*` for an action on many).
+    #[schema(max_length = 64)]
     pub subject_id: String,
     /// The state before (no health data).
     #[schema(value_type = Option<Object>)]
@@ -53,16 +55,20 @@ impl From<audit::AuditEvent> for AuditEvent {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// `key:<id>`, `client`, `stripe` or `system`.
+    #[param(max_length = 64)]
     pub actor: Option<String>,
-    #[param(example = "consultation.cancelled")]
+    #[param(example = "consultation.cancelled", max_length = 64)]
     pub action: Option<String>,
-    #[param(example = "consultation")]
+    #[param(example = "consultation", max_length = 32)]
     pub subject_type: Option<String>,
+    #[param(max_length = 64)]
     pub subject_id: Option<String>,
     /// From this date (clinic-local, inclusive).
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<NaiveDate>,
     /// Up to this date (clinic-local, inclusive).
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
     #[param(minimum = 1, maximum = 100)]
@@ -72,7 +78,10 @@ pub struct AuditQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventList {
+    #[schema(max_items = 100)]
     pub items: Vec<AuditEvent>,
+    /// The next page, when there is one.
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 

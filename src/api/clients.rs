@@ -23,8 +23,11 @@ use crate::store::from_db;
 pub struct Client {
     #[schema(format = "uuid")]
     pub id: String,
+    #[schema(max_length = 200)]
     pub full_name: String,
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(max_length = 32)]
     pub phone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -48,7 +51,9 @@ impl From<&ClientRow> for Client {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientList {
+    #[schema(max_items = 100)]
     pub items: Vec<Client>,
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 

@@ -15,24 +15,29 @@ use crate::domain::money::Money;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!(crate::api::examples::clinic_settings()))]
 pub struct ClinicSettings {
+    #[schema(max_length = 120)]
     pub name: String,
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 300)]
     pub address: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 32)]
     pub phone: Option<String>,
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 254)]
     pub email: Option<String>,
     /// IANA time zone of the clinic; slot times are local to it.
-    #[schema(example = "Europe/London")]
+    #[schema(example = "Europe/London", max_length = 64)]
     pub timezone: String,
     /// Minimum age on the day of the appointment.
+    #[schema(minimum = 1, maximum = 120)]
     pub minimum_age: u32,
     /// The deposit taken at booking (credit against any treatment).
     pub deposit: Money,
     /// Cancel or move at least this many hours before the start to keep the deposit.
+    #[schema(minimum = 0, maximum = 8760)]
     pub cancellation_notice_hours: u32,
     /// How long an unpaid booking holds its slot.
+    #[schema(minimum = 1, maximum = 1440)]
     pub hold_minutes: u32,
+    #[schema(minimum = 5, maximum = 1440)]
     pub consultation_minutes: u32,
     pub payment: PaymentSettings,
     pub branding: Branding,
@@ -42,13 +47,13 @@ pub struct ClinicSettings {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentSettings {
     /// `manual` (taken by the clinic) or `stripe` (paid by card on the page).
-    #[schema(example = "manual")]
+    #[schema(example = "manual", max_length = 16)]
     pub provider: String,
     /// Stripe's publishable key, for Stripe.js (provider `stripe` only).
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 255)]
     pub stripe_publishable_key: Option<String>,
     /// How the clinic takes the deposit (provider `manual` only).
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 1000)]
     pub manual_instructions: Option<String>,
 }
 
@@ -57,13 +62,21 @@ pub struct PaymentSettings {
 pub struct Branding {
     /// `#rgb` or `#rrggbb`.
     #[schema(required = true)]
-    #[schema(example = "#5b3a70")]
+    #[schema(
+        example = "#5b3a70",
+        pattern = "^#([0-9a-f]{3}|[0-9a-f]{6})$",
+        max_length = 7
+    )]
     pub primary_colour: Option<String>,
     #[schema(required = true)]
-    #[schema(example = "#c9a227")]
+    #[schema(
+        example = "#c9a227",
+        pattern = "^#([0-9a-f]{3}|[0-9a-f]{6})$",
+        max_length = 7
+    )]
     pub accent_colour: Option<String>,
     /// An absolute URL, or a path on this server.
-    #[schema(required = true)]
+    #[schema(required = true, max_length = 2000)]
     pub logo_url: Option<String>,
 }
 

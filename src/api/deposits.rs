@@ -27,6 +27,7 @@ pub struct RedemptionView {
     #[schema(format = "uuid")]
     pub treatment_id: String,
     pub amount: Money,
+    #[schema(max_length = 500)]
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -38,13 +39,16 @@ pub struct RefundView {
     pub id: String,
     pub amount: Money,
     /// `manual` (paid back by the clinic) or `stripe`.
+    #[schema(max_length = 16)]
     pub provider: String,
     /// The provider's refund id (Stripe `re_…`).
+    #[schema(max_length = 255)]
     pub provider_refund_id: Option<String>,
+    #[schema(max_length = 500)]
     pub reason: String,
     /// `pending` while the payment provider is asked (retried until made),
     /// then `succeeded`.
-    #[schema(example = "succeeded")]
+    #[schema(example = "succeeded", max_length = 16)]
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -60,13 +64,17 @@ pub struct DepositRecord {
     pub consultation_status: Status,
     /// Why the consultation ended, e.g. `paid_after_hold_lapsed_slot_taken`
     /// (the deposit is then refundable credit).
+    #[schema(max_length = 64)]
     pub consultation_end_reason: Option<String>,
     pub status: DepositStatus,
     pub amount: Money,
+    #[schema(max_length = 16)]
     pub provider: String,
     /// Stripe PaymentIntent id (`pi_…`).
+    #[schema(max_length = 255)]
     pub provider_payment_id: Option<String>,
     /// The charge id or the receipt reference staff recorded.
+    #[schema(max_length = 255)]
     pub payment_reference: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
@@ -120,6 +128,7 @@ impl From<Stored> for DepositRecord {
 pub struct DepositQuery {
     /// Only these statuses (comma-separated), e.g. `paid`.
     #[param(
+        max_length = 200,
         example = "paid",
         pattern = "^(pending|paid|redeemed|refunded|forfeited|cancelled)(,(pending|paid|redeemed|refunded|forfeited|cancelled))*$"
     )]
@@ -132,7 +141,9 @@ pub struct DepositQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DepositList {
+    #[schema(max_items = 100)]
     pub items: Vec<DepositRecord>,
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::stranded::StrandedBooking;
+use crate::app::abuse::RateLimit;
 use crate::app::idempotency::StoredResponse;
 use crate::app::AppError;
 use crate::db::DbError;
@@ -24,13 +25,16 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// JSON path of the field (`client.email`), or the parameter name.
-    #[schema(example = "date_of_birth")]
+    #[schema(example = "date_of_birth", max_length = 200)]
     pub field: String,
     /// Stable code for the rule that failed.
-    #[schema(example = "invalid")]
+    #[schema(example = "invalid", max_length = 64)]
     pub code: String,
     /// What is wrong, in plain language.
-    #[schema(example = "must be a real date in the form YYYY-MM-DD")]
+    #[schema(
+        example = "must be a real date in the form YYYY-MM-DD",
+        max_length = 300
+    )]
     pub message: String,
 }
 
@@ -71,23 +75,23 @@ impl From<crate::app::FieldError> for FieldError {
 pub struct Problem {
     /// A URI naming the problem type; stable per `code`.
     #[serde(rename = "type")]
-    #[schema(example = "tag:clinic-api,2026:problem:not_found")]
+    #[schema(example = "tag:clinic-api,2026:problem:not_found", max_length = 100)]
     pub problem_type: String,
     /// Short summary of the problem type.
-    #[schema(example = "Not found")]
+    #[schema(example = "Not found", max_length = 100)]
     pub title: String,
     /// The HTTP status code.
     #[schema(example = 404, minimum = 100, maximum = 599)]
     pub status: u16,
     /// What went wrong in this occurrence.
-    #[schema(example = "No treatment with that slug.")]
+    #[schema(example = "No treatment with that slug.", max_length = 1000)]
     pub detail: String,
     /// Stable machine-readable code.
-    #[schema(example = "not_found")]
+    #[schema(example = "not_found", max_length = 64)]
     pub code: String,
     /// Per-field errors, when the request had invalid fields.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_items = 100)]
     pub errors: Vec<FieldError>,
     /// Why the client may not be treated, when the code is `ineligible`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -138,7 +142,7 @@ pub enum ApiError {
     #[error("bookings stranded")]
     Stranded(Vec<StrandedBooking>),
     #[error("too many requests")]
-    TooManyRequests { retry_after_secs: u64 },
+    TooManyRequests { retry_after_secs: u64, limit: u32 },
     #[error("upstream failure {code}: {detail}")]
     BadGateway { code: &'static str, detail: String },
     #[error("unavailable {code}: {detail}")]
@@ -250,7 +254,9 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => "Send the request body as application/json.".into(),
             Self::NotAcceptable => "This resource is available as application/json.".into(),
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => {
                 format!("Too many requests; retry after {retry_after_secs} seconds.")
             }
             Self::Stranded(b) => format!(
@@ -272,17 +278,28 @@ impl ApiError {
         }
     }
 
-    /// The problem document sent to the client.
+    /// The problem document sent to the client, within the bounds its
+    /// schema states: at most [`MAX_FIELD_ERRORS`] field errors (the first,
+    /// by field), and text cut to its length (a field's path or a decoder's
+    /// message can repeat what the client sent).
     pub fn problem(&self) -> Problem {
         let code = self.code();
         Problem {
             problem_type: problem_type(code),
             title: self.title().into(),
             status: self.status_code().as_u16(),
-            detail: self.detail(),
+            detail: clip(&self.detail(), 1000),
             code: code.into(),
             errors: match self {
-                Self::Validation(errors) => errors.clone(),
+                Self::Validation(errors) => errors
+                    .iter()
+                    .take(MAX_FIELD_ERRORS)
+                    .map(|e| FieldError {
+                        field: clip(&e.field, 200),
+                        code: clip(&e.code, 64),
+                        message: clip(&e.message, 300),
+                    })
+                    .collect(),
                 _ => Vec::new(),
             },
             reasons: match self {
@@ -295,6 +312,19 @@ impl ApiError {
             },
         }
     }
+}
+
+/// The most field errors one problem lists (`maxItems` of `errors`).
+pub const MAX_FIELD_ERRORS: usize = 100;
+
+/// `text` cut to at most `max` characters, an ellipsis marking the cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
 }
 
 /// The `type` URI for a problem code: a tag URI, stable and not dereferenced.
@@ -337,8 +367,20 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(self.status_code());
         builder.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
-            Self::TooManyRequests { retry_after_secs }
-            | Self::Unavailable {
+            Self::TooManyRequests {
+                retry_after_secs,
+                limit,
+            } => {
+                builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                for (name, value) in crate::api::responses::rate_limit_fields(&RateLimit {
+                    limit: *limit,
+                    remaining: 0,
+                    reset_secs: *retry_after_secs,
+                }) {
+                    builder.insert_header((name, value));
+                }
+            }
+            Self::Unavailable {
                 retry_after_secs, ..
             } => {
                 builder.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
@@ -443,9 +485,13 @@ impl From<AppError> for ApiError {
             AppError::Stranded(b) => Self::Stranded(b.into_iter().map(Into::into).collect()),
             AppError::Conflict { code, detail } => Self::Conflict { code, detail },
             AppError::Gone { code, detail } => Self::Gone { code, detail },
-            AppError::RateLimited { retry_after_secs } => {
-                Self::TooManyRequests { retry_after_secs }
-            }
+            AppError::RateLimited {
+                retry_after_secs,
+                limit,
+            } => Self::TooManyRequests {
+                retry_after_secs,
+                limit,
+            },
             AppError::Provider(p) => p.into(),
             AppError::Database(d) => d.into(),
             AppError::Internal(msg) => Self::Internal(msg),
@@ -517,12 +563,31 @@ mod tests {
     }
 
     #[test]
+    fn problems_stay_within_their_documented_bounds() {
+        let long = "x".repeat(5000);
+        let errors = (0..150)
+            .map(|i| FieldError::new(format!("{i:03}{long}"), "invalid", long.clone()))
+            .collect();
+        let p = ApiError::Validation(errors).problem();
+        assert_eq!(p.errors.len(), MAX_FIELD_ERRORS);
+        assert_eq!(p.errors[0].field.chars().count(), 200);
+        assert!(p.errors[0].field.starts_with("000") && p.errors[0].field.ends_with('…'));
+        assert_eq!(p.errors[0].message.chars().count(), 300);
+        let p = ApiError::MalformedJson(long).problem();
+        assert_eq!(p.detail.chars().count(), 1000);
+    }
+
+    #[test]
     fn retry_after_is_sent_when_rate_limited() {
         let resp = ApiError::TooManyRequests {
             retry_after_secs: 7,
+            limit: 30,
         }
         .error_response();
         assert_eq!(resp.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(resp.headers().get("ratelimit-limit").unwrap(), "30");
+        assert_eq!(resp.headers().get("ratelimit-remaining").unwrap(), "0");
+        assert_eq!(resp.headers().get("ratelimit-reset").unwrap(), "7");
         assert_eq!(
             resp.headers().get(header::CONTENT_TYPE).unwrap(),
             PROBLEM_JSON

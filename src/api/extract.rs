@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
+use crate::api::bounds::Bounds;
 use crate::api::error::{ApiError, FieldError};
 use crate::app::App;
 
@@ -84,6 +85,8 @@ where
         .map(|s| s.settings.max_body_bytes)
         .unwrap_or(65_536);
     let content_type_ok = is_json_content_type(req);
+    let bounds = req.app_data::<web::Data<Bounds>>().cloned();
+    let req = req.clone();
     let mut payload = payload.take();
     async move {
         if !content_type_ok && default.is_none() {
@@ -100,7 +103,11 @@ where
             }
         }
         let digest = BodyDigest::of(&body);
-        decode_json::<T>(&body).map(|v| (v, digest))
+        let check = |value: &serde_json::Value| match &bounds {
+            Some(b) => b.check_body(&req, value),
+            None => Vec::new(),
+        };
+        decode_json_with::<T>(&body, check).map(|v| (v, digest))
     }
 }
 
@@ -310,6 +317,18 @@ pub fn decode_json<T>(body: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + Validate + utoipa::PartialSchema,
 {
+    decode_json_with(body, |_| Vec::new())
+}
+
+/// Like [`decode_json`], with `bounds` naming the fields that break the
+/// document's bounds (`api::bounds`), reported with any missing field.
+fn decode_json_with<T>(
+    body: &[u8],
+    bounds: impl FnOnce(&serde_json::Value) -> Vec<FieldError>,
+) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Validate + utoipa::PartialSchema,
+{
     let Strict(value) =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(syntax_message(&e)))?;
     let value = integral_numbers(value);
@@ -336,6 +355,11 @@ where
                 "invalid_type",
                 "the body must be a JSON object",
             ));
+        }
+    }
+    for broken in bounds(&value) {
+        if !errors.iter().any(|f| f.field == broken.field) {
+            errors.push(broken);
         }
     }
     let decoded = serde_path_to_error::deserialize::<_, T>(value);
@@ -577,6 +601,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let broken = req
+            .app_data::<web::Data<Bounds>>()
+            .map(|b| b.check_query(req))
+            .unwrap_or_default();
+        if !broken.is_empty() {
+            return std::future::ready(Err(ApiError::Validation(broken)));
+        }
         std::future::ready(decode_query(req.query_string()).map(Query))
     }
 }

@@ -25,13 +25,18 @@ use crate::store::faqs::{self as store, FaqFilter};
 pub struct Faq {
     #[schema(format = "uuid")]
     pub id: String,
+    #[schema(max_length = 300)]
     pub question: String,
+    #[schema(max_length = 5000)]
     pub answer: String,
     /// Topic code, e.g. `booking`, `safety`.
+    #[schema(max_length = 80)]
     pub topic: String,
     /// The treatment this entry is about, if any.
+    #[schema(max_length = 80)]
     pub treatment_slug: Option<String>,
     /// Display order, ascending.
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub position: i32,
     /// Unpublished entries are visible to staff only.
     pub published: bool,
@@ -58,8 +63,10 @@ impl From<store::Faq> for Faq {
 /// A page of FAQ entries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FaqList {
+    #[schema(max_items = 100)]
     pub items: Vec<Faq>,
     /// URL of the next page, or null on the last.
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 

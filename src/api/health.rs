@@ -11,7 +11,7 @@ use crate::app::App;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
-    #[schema(example = "ok")]
+    #[schema(example = "ok", max_length = 16)]
     pub status: &'static str,
 }
 

@@ -5,6 +5,7 @@
 
 pub mod audit_events;
 pub mod auth;
+pub mod bounds;
 pub mod caching;
 pub mod clients;
 pub mod clinic;

@@ -33,18 +33,23 @@ pub fn encode_time(at: DateTime<Utc>, id: &str) -> String {
     encode(at.timestamp_micros(), id)
 }
 
+/// Most digits in a cursor's key: microseconds between the years 1900 and
+/// 2200 need 16 (the `contract::CURSOR` pattern).
+const KEY_DIGITS: usize = 16;
+
 /// The key and id inside a cursor (the `contract::CURSOR` pattern).
 pub fn decode(cursor: &str) -> Result<(i64, String), ApiError> {
     let bad = || {
         ApiError::field(
             "cursor",
             "invalid",
-            "must be a cursor from a next link: <number>~<uuid>",
+            "must be a cursor from a next link: <number of at most 16 digits>~<uuid>",
         )
     };
     let (key, id) = cursor.split_once('~').ok_or_else(bad)?;
     let digits = key.strip_prefix('-').unwrap_or(key);
-    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || digits.len() > KEY_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let uuid_shaped = id.len() == 36
@@ -58,13 +63,22 @@ pub fn decode(cursor: &str) -> Result<(i64, String), ApiError> {
     Ok((key.parse().map_err(|_| bad())?, id.to_owned()))
 }
 
-/// The time and id inside a cursor made by [`encode_time`].
+/// The time and id inside a cursor made by [`encode_time`]. A position
+/// before or after the supported span of time (the years 1900 to 2200,
+/// where every stored time lies) is taken as that span's edge: the page is
+/// the same, and both databases can hold the instant (PostgreSQL's
+/// timestamps end far sooner than chrono's).
 pub fn decode_time(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    use crate::domain::dates::{MAX_YEAR, MIN_YEAR};
     let (key, id) = decode(cursor)?;
-    // Both databases must be able to hold the instant (PostgreSQL's
-    // timestamps end far sooner than chrono's).
+    let edge = |year: i32, month: u32, day: u32| {
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_micros())
+            .unwrap_or_default()
+    };
+    let key = key.clamp(edge(MIN_YEAR, 1, 1), edge(MAX_YEAR, 12, 31));
     DateTime::from_timestamp_micros(key)
-        .filter(|at| crate::domain::dates::instant_supported(*at))
         .map(|at| (at, id))
         .ok_or_else(|| {
             ApiError::field(
@@ -117,6 +131,11 @@ mod tests {
         assert_eq!(decode_time(&encode_time(t, id)).unwrap().0, t);
         assert!(decode_time(&encode(-999_999_999_999_999_999, id)).is_err());
         assert!(decode_time(&encode(999_999_999_999_999_999, id)).is_err());
+        // 16 digits reach past the supported span: its edges stand in.
+        let (early, _) = decode_time(&encode(-9_999_999_999_999_999, id)).unwrap();
+        let (late, _) = decode_time(&encode(9_999_999_999_999_999, id)).unwrap();
+        assert_eq!(early.to_rfc3339(), "1900-01-01T00:00:00+00:00");
+        assert_eq!(late.to_rfc3339(), "2200-12-31T00:00:00+00:00");
         for bad in [
             "",
             "zz",
@@ -147,6 +166,30 @@ mod tests {
         assert_eq!(next.as_deref(), Some("/v1/x?limit=2&cursor=2"));
         let (items, next) = page(&req, vec![1, 2], 2, |n| format!("{n}"));
         assert_eq!((items.len(), next), (2, None));
+    }
+
+    #[test]
+    fn the_longest_next_link_is_within_its_documented_bound() {
+        // The longest query a list takes (the audit trail's: every filter
+        // at its longest, every character a 4-byte one, percent-encoded)
+        // and the longest cursor: within the 4096 characters of `next`.
+        let wide = |n: usize| "%F0%9F%98%80".repeat(n);
+        let query = format!(
+            "actor={}&action={}&subject_type={}&subject_id={}&from=%32%30%32%36-%31%32-%30%31&to=%32%30%32%36-%31%32-%30%31&limit=100&cursor=x",
+            wide(64),
+            wide(64),
+            wide(32),
+            wide(64)
+        );
+        let req = actix_web::test::TestRequest::get()
+            .uri(&format!("/v1/audit-events?{query}"))
+            .to_http_request();
+        let cursor = encode(
+            -2_208_988_800_000_000,
+            "0d6f7a52-3b1e-4f0a-8c9d-2e4b6a8c0f13",
+        );
+        let next = next_link(&req, &cursor);
+        assert!(next.chars().count() <= 4096, "{}", next.len());
     }
 
     #[test]

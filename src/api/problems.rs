@@ -89,7 +89,9 @@ fn problem_response(status: u16, description: &str, code: &str, detail: &str) ->
             HeaderBuilder::new()
                 .schema(
                     utoipa::openapi::schema::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                        .schema_type(utoipa::openapi::schema::Type::Integer)
+                        .minimum(Some(1))
+                        .maximum(Some(60)),
                 )
                 .description(Some("Seconds to wait before retrying"))
                 .build(),
@@ -101,7 +103,8 @@ fn problem_response(status: u16, description: &str, code: &str, detail: &str) ->
             HeaderBuilder::new()
                 .schema(
                     utoipa::openapi::schema::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::String),
+                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .enum_values(Some(["Bearer"])),
                 )
                 .description(Some("The scheme to authenticate with: Bearer"))
                 .build(),

@@ -10,7 +10,7 @@ use validator::{Validate, ValidationErrors};
 
 use crate::api::error::ApiError;
 use crate::api::extract::{calendar_date, optional_calendar_date, ValidJson};
-use crate::api::ProblemResponses;
+use crate::api::{rate_limit, ProblemResponses};
 use crate::app::screening::{self, ScreeningAnswers, ScreeningDecision};
 use crate::app::App;
 use crate::domain::eligibility::{HealthAnswers, Outcome, Reason};
@@ -76,16 +76,17 @@ pub struct ScreeningResult {
     pub id: String,
     pub outcome: Outcome,
     /// Age in whole years on `judged_on`.
-    #[schema(example = 36)]
+    #[schema(example = 36, minimum = 0, maximum = 130)]
     pub age: u32,
     /// The date the age was judged on (the appointment date, or today).
     #[schema(value_type = String, format = Date)]
     pub judged_on: NaiveDate,
     /// Every reason that applies; empty when eligible.
+    #[schema(max_items = 6)]
     pub reasons: Vec<Reason>,
     /// Required to book a consultation; absent when ineligible. Single use.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false, example = "st_…")]
+    #[schema(nullable = false, example = "st_…", max_length = 43)]
     pub screening_token: Option<String>,
     /// When the screening token stops being accepted; absent when ineligible.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,7 +148,7 @@ pub async fn create(
     app: web::Data<App>,
     body: ValidJson<ScreeningRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::api::rate_limit::check(&app, &req, "screenings").await?;
+    let counted = rate_limit::check(&app, &req, "screenings").await?;
     let request = body.0;
     let decision = screening::screen(
         &app,
@@ -157,8 +158,10 @@ pub async fn create(
             appointment_date: request.appointment_date,
         },
     )
-    .await?;
-    Ok(HttpResponse::Created().json(ScreeningResult::from(decision)))
+    .await
+    .map_err(ApiError::from)
+    .map(|d| HttpResponse::Created().json(ScreeningResult::from(d)));
+    rate_limit::answer(counted, decision)
 }
 
 impl From<ScreeningDecision> for ScreeningResult {

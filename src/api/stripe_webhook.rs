@@ -20,9 +20,13 @@ const MAX_EVENT_BYTES: usize = 512 * 1024;
 pub struct WebhookReceipt {
     pub received: bool,
     /// `processed`, `duplicate` (seen before) or `ignored` (a type not acted on).
-    #[schema(example = "processed")]
+    #[schema(example = "processed", max_length = 32)]
     pub result: &'static str,
 }
+
+/// The longest `Stripe-Signature` header taken (a timestamp and a few
+/// signatures are far shorter; the document states the bound).
+const MAX_SIGNATURE_CHARS: usize = 1024;
 
 /// Receive a Stripe event
 ///
@@ -36,7 +40,7 @@ pub struct WebhookReceipt {
 #[utoipa::path(
     operation_id = "receiveStripeWebhook",
     tag = "Webhooks",
-    params(("Stripe-Signature" = String, Header, description = "Stripe's signature: t=…,v1=…")),
+    params(("Stripe-Signature" = String, Header, max_length = 1024, description = "Stripe's signature: t=…,v1=… (at most 1024 characters)")),
     request_body(content = Object, content_type = "application/json", description = "A Stripe event"),
     responses(
         (status = 200, description = "Accepted", body = WebhookReceipt),
@@ -61,6 +65,12 @@ pub async fn stripe(
             )
         })?
         .to_owned();
+    if signature.chars().count() > MAX_SIGNATURE_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_signature",
+            "The Stripe-Signature header is longer than any signature.",
+        ));
+    }
     let Some(settings) = app.settings.stripe.as_ref() else {
         return Err(ApiError::NotFound(
             "Stripe endpoint (Stripe is not configured)",

@@ -27,30 +27,40 @@ pub struct Treatment {
     #[schema(format = "uuid")]
     pub id: String,
     /// Stable URL name.
-    #[schema(example = "facial-asymmetry-correction")]
+    #[schema(example = "facial-asymmetry-correction", max_length = 80)]
     pub slug: String,
+    #[schema(max_length = 120)]
     pub name: String,
+    #[schema(max_length = 500)]
     pub summary: String,
+    #[schema(max_length = 20000)]
     pub description: String,
     /// The injectables the treatment uses, alone or together.
+    #[schema(max_items = 2)]
     pub injectables: Vec<Injectable>,
     /// How long a treatment session takes.
     pub session_minutes: MinuteRange,
     /// How long the effect of each injectable lasts.
+    #[schema(max_items = 2)]
     pub effect_duration: Vec<EffectDuration>,
     /// When the results of each injectable show.
+    #[schema(max_items = 2)]
     pub results_onset: Vec<ResultsOnset>,
     /// How the area is numbed first.
+    #[schema(max_length = 500)]
     pub anaesthetic: String,
     /// Common, usually mild side effects.
+    #[schema(max_items = 30)]
     pub side_effects: Vec<String>,
     /// Conditions that rule treatment out; screening uses the same codes.
+    #[schema(max_items = 4)]
     pub contraindications: Vec<Contraindication>,
     /// Minimum age on the day of the appointment.
-    #[schema(example = 18)]
+    #[schema(example = 18, minimum = 1, maximum = 120)]
     pub minimum_age: u32,
     /// Lowest price, when the clinic publishes one.
     pub from_price: Option<Money>,
+    #[schema(minimum = 0, maximum = 10000)]
     pub display_order: i32,
     /// False once archived: hidden from the public catalogue.
     pub active: bool,

@@ -12,7 +12,7 @@ use crate::api::auth::{AnyKey, Role};
 use crate::api::error::ApiError;
 use crate::api::extract::ValidJson;
 use crate::api::validation::{finish, reject};
-use crate::api::{created, pagination, ProblemResponses};
+use crate::api::{created, pagination, rate_limit, ProblemResponses};
 use crate::app::webhook_endpoints::{self as endpoints, owned};
 use crate::app::App;
 use crate::domain::event_types::EventType;
@@ -23,11 +23,13 @@ use crate::store::deliveries::{self as store, Delivery, Endpoint, EndpointFields
 pub struct WebhookEndpoint {
     #[schema(format = "uuid")]
     pub id: String,
-    #[schema(example = "https://partner.example/hooks/clinic")]
+    #[schema(example = "https://partner.example/hooks/clinic", max_length = 2000)]
     pub url: String,
+    #[schema(max_items = 11)]
     pub event_types: Vec<EventType>,
     /// False when disabled by its owner or after a day of failed deliveries.
     pub active: bool,
+    #[schema(max_length = 200)]
     pub disabled_reason: Option<String>,
     /// Since when every delivery has failed, if they are failing.
     pub failing_since: Option<DateTime<Utc>>,
@@ -60,7 +62,7 @@ pub struct CreatedWebhookEndpoint {
     #[serde(flatten)]
     pub endpoint: WebhookEndpoint,
     /// Verify `Clinic-Signature` with this. Shown once.
-    #[schema(example = "whsec_9sK2…")]
+    #[schema(example = "whsec_9sK2…", max_length = 46)]
     pub secret: String,
 }
 
@@ -77,7 +79,7 @@ pub struct WebhookEndpointInput {
     /// An `https://` URL.
     #[schema(format = "uri", max_length = 2000)]
     pub url: String,
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 11)]
     pub event_types: Vec<EventType>,
     /// Set true to re-enable a disabled endpoint.
     #[serde(default = "yes")]
@@ -149,6 +151,7 @@ pub struct DeliveryPath {
 /// The event catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventTypeList {
+    #[schema(max_items = 11)]
     pub items: Vec<EventTypeInfo>,
 }
 
@@ -156,6 +159,7 @@ pub struct EventTypeList {
 pub struct EventTypeInfo {
     #[serde(rename = "type")]
     pub event_type: EventType,
+    #[schema(max_length = 200)]
     pub description: &'static str,
 }
 
@@ -187,6 +191,8 @@ pub async fn event_types() -> HttpResponse {
 /// `Clinic-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 /// Answer 2xx within 10 seconds; anything else is retried with exponential
 /// backoff for 24 hours. Partners receive events about their own bookings.
+/// One key may hold at most `MAX_WEBHOOK_ENDPOINTS_PER_KEY` endpoints (10
+/// by default): one more is 409 `too_many_endpoints`.
 #[utoipa::path(
     operation_id = "createWebhookEndpoint",
     tag = "Webhooks",
@@ -194,7 +200,7 @@ pub async fn event_types() -> HttpResponse {
     responses(
         (status = 201, description = "Subscribed", body = CreatedWebhookEndpoint,
             headers(("Location" = String, description = "URL of the endpoint"))),
-        ProblemResponses<400, 401, 403, 413, 415, 422>,
+        ProblemResponses<400, 401, 403, 409, 413, 415, 422>,
     ),
     security(("api_key" = []))
 )]
@@ -318,15 +324,19 @@ pub struct WebhookDelivery {
     /// The event's id (the same across retries and replays: de-duplicate on it).
     #[schema(format = "uuid")]
     pub event_id: String,
+    #[schema(max_length = 64)]
     pub event_type: String,
     pub event_occurred_at: DateTime<Utc>,
     /// `pending`, `succeeded` or `abandoned` (after 24 hours of failures).
-    #[schema(example = "succeeded")]
+    #[schema(example = "succeeded", max_length = 16)]
     pub status: String,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 100, maximum = 599)]
     pub last_status_code: Option<i32>,
+    #[schema(max_length = 200)]
     pub last_error: Option<String>,
     pub delivered_at: Option<DateTime<Utc>>,
     /// The event as delivered.
@@ -355,7 +365,9 @@ impl From<Delivery> for WebhookDelivery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookDeliveryList {
+    #[schema(max_items = 100)]
     pub items: Vec<WebhookDelivery>,
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 
@@ -364,7 +376,7 @@ pub struct WebhookDeliveryList {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `succeeded` or `abandoned`.
-    #[param(pattern = "^(pending|succeeded|abandoned)$")]
+    #[param(pattern = "^(pending|succeeded|abandoned)$", max_length = 9)]
     pub status: Option<String>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -440,7 +452,7 @@ pub async fn deliveries(
     params(DeliveryPath),
     responses(
         (status = 202, description = "Queued", body = WebhookDelivery),
-        ProblemResponses<401, 403, 404>,
+        ProblemResponses<401, 403, 404, 429>,
     ),
     security(("api_key" = []))
 )]
@@ -450,14 +462,18 @@ pub async fn replay(
     key: AnyKey,
     path: web::Path<DeliveryPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let d = endpoints::replay(
+    let limit = app.settings.webhooks.max_replays_per_minute;
+    let counted = rate_limit::check_key(&app, &key.identity.key_id, "replays", limit).await?;
+    let replayed = endpoints::replay(
         &app,
         &key.identity,
         &path.id.to_string(),
         &path.delivery_id.to_string(),
     )
-    .await?;
-    Ok(HttpResponse::Accepted().json(WebhookDelivery::from(d)))
+    .await
+    .map_err(ApiError::from)
+    .map(|d| HttpResponse::Accepted().json(WebhookDelivery::from(d)));
+    rate_limit::answer(counted, replayed)
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

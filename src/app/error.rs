@@ -66,9 +66,9 @@ pub enum AppError {
     /// What the request acts on is gone for good (a lapsed hold).
     #[error("gone {code}: {detail}")]
     Gone { code: &'static str, detail: String },
-    /// Too many requests from one source.
+    /// Too many requests from one source (`limit` a minute).
     #[error("rate limited")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited { retry_after_secs: u64, limit: u32 },
     /// The payment provider refused or failed.
     #[error("payment provider: {0}")]
     Provider(#[from] PaymentError),

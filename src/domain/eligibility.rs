@@ -123,7 +123,10 @@ impl ReasonCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Reason {
     pub code: ReasonCode,
-    #[schema(example = "Treatment is not given while breastfeeding.")]
+    #[schema(
+        example = "Treatment is not given while breastfeeding.",
+        max_length = 300
+    )]
     pub message: String,
 }
 

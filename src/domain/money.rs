@@ -95,15 +95,20 @@ impl<'de> Deserialize<'de> for Currency {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": 2500, "currency": "GBP"}))]
 pub struct Money {
-    /// Amount in minor units (2500 = £25.00). Never negative.
-    #[schema(minimum = 0, example = 2500)]
+    /// Amount in minor units (2500 = £25.00). Never negative, and at most
+    /// [`Money::MAX_AMOUNT`] (£1,000,000.00).
+    #[schema(minimum = 0, maximum = 100000000, example = 2500)]
     pub amount: i64,
     /// ISO 4217 currency code.
-    #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "GBP")]
+    #[schema(value_type = String, pattern = "^[A-Z]{3}$", max_length = 3, example = "GBP")]
     pub currency: Currency,
 }
 
 impl Money {
+    /// The largest amount the API takes or shows: 1,000,000.00 in minor
+    /// units (the `maximum` of `amount` in the OpenAPI document).
+    pub const MAX_AMOUNT: i64 = 100_000_000;
+
     pub fn new(amount: i64, currency: Currency) -> Self {
         Self { amount, currency }
     }

@@ -2,6 +2,7 @@
 //! and on PostgreSQL when `TEST_DATABASE_URL=postgres://…`.
 
 mod booking;
+mod bounds;
 mod catalogue;
 mod erasure;
 mod fake_stripe;
@@ -18,6 +19,7 @@ mod payments;
 mod pg_cluster;
 mod privacy;
 mod properties;
+mod rate_limits;
 mod receiver;
 mod robustness;
 mod screenings;

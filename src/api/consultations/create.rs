@@ -11,7 +11,7 @@ use super::view::{self, Audience, BookingCreated, NotificationPreferences};
 use crate::api::error::ApiError;
 use crate::api::extract::{calendar_date, ValidJson};
 use crate::api::validation::{check_optional_text, check_text, finish, is_email, is_phone, reject};
-use crate::api::{idempotency, ProblemResponses};
+use crate::api::{idempotency, rate_limit, ProblemResponses};
 use crate::app::booking::{self, NewBooking, NotifyChoice};
 use crate::app::App;
 use crate::domain::actor::Actor;
@@ -145,10 +145,21 @@ pub async fn create(
     auth: BookingAuth,
     body: ValidJson<BookingRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    if matches!(auth, BookingAuth::None | BookingAuth::ManageToken(_)) {
-        crate::api::rate_limit::check(&app, &req, "bookings").await?;
-    }
-    let ValidJson(input, digest) = body;
+    let counted = if matches!(auth, BookingAuth::None | BookingAuth::ManageToken(_)) {
+        rate_limit::check(&app, &req, "bookings").await?
+    } else {
+        None
+    };
+    rate_limit::answer(counted, book(req, app, auth, body.0, body.1).await)
+}
+
+async fn book(
+    req: HttpRequest,
+    app: web::Data<App>,
+    auth: BookingAuth,
+    input: BookingRequest,
+    digest: crate::api::extract::BodyDigest,
+) -> Result<HttpResponse, ApiError> {
     let booker = match &auth {
         BookingAuth::Key(identity) => identity.actor(),
         _ => Actor::Client(String::new()),

@@ -10,7 +10,7 @@ use super::view::{self, Audience, Consultation};
 use super::ConsultationPath;
 use crate::api::auth::{AnyKey, StaffKey};
 use crate::api::error::ApiError;
-use crate::api::extract::{comma_list, local_days, supported_date};
+use crate::api::extract::{comma_list, local_days, optional_calendar_date, supported_date};
 use crate::api::{pagination, ProblemResponses};
 use crate::app::booking::{self, Booking};
 use crate::app::App;
@@ -25,12 +25,15 @@ use crate::store::consultations::{self as store, ListFilter};
 pub struct ListQuery {
     /// First clinic-local date (inclusive).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     pub from: Option<NaiveDate>,
     /// Last clinic-local date (inclusive).
     #[param(value_type = Option<String>, format = Date)]
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     pub to: Option<NaiveDate>,
     /// Only these statuses (comma-separated), e.g. `confirmed,pending_deposit`.
     #[param(
+        max_length = 200,
         example = "confirmed",
         pattern = "^(pending_deposit|confirmed|attended|no_show|cancelled|expired)(,(pending_deposit|confirmed|attended|no_show|cancelled|expired))*$"
     )]
@@ -46,8 +49,10 @@ pub struct ListQuery {
 /// A page of consultations.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsultationList {
+    #[schema(max_items = 100)]
     pub items: Vec<Consultation>,
     /// URL of the next page, or null on the last.
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 
@@ -185,10 +190,12 @@ pub struct ScreeningRecord {
     #[schema(format = "uuid")]
     pub id: String,
     pub outcome: crate::domain::eligibility::Outcome,
+    #[schema(max_items = 6)]
     pub reason_codes: Vec<crate::domain::eligibility::ReasonCode>,
     #[schema(value_type = Option<String>, format = Date)]
     pub date_of_birth: Option<NaiveDate>,
     /// Age on the date the screening judged.
+    #[schema(minimum = 0, maximum = 130)]
     pub age: Option<u32>,
     #[schema(value_type = String, format = Date)]
     pub judged_on: NaiveDate,

@@ -24,20 +24,24 @@ pub struct NotificationEntry {
     pub audience: Audience,
     pub channel: Channel,
     /// Masked: `a***@example.com`, `***123`.
-    #[schema(example = "a***@example.com")]
+    #[schema(example = "a***@example.com", max_length = 320)]
     pub recipient: String,
     pub status: DeliveryStatus,
     /// Why it was skipped, withdrawn, recorded or given up.
+    #[schema(max_length = 200)]
     pub status_reason: Option<String>,
     /// The booking's revision the message is about (bumped by each move
     /// and by the cancellation).
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub version: i32,
     /// Reminders: how long before the appointment, e.g. `48h`.
-    #[schema(example = "48h")]
+    #[schema(example = "48h", max_length = 16)]
     pub reminder_offset: Option<String>,
     /// 0 for the planned message, n for the nth resend.
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub resend_number: i32,
     /// Attempts made to send it.
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub attempts: i32,
     /// When it is (or was) due.
     pub send_after: DateTime<Utc>,
@@ -45,7 +49,7 @@ pub struct NotificationEntry {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// The last failure, e.g. `SMTP 451` (never an address or a body).
-    #[schema(example = "SMTP 451")]
+    #[schema(example = "SMTP 451", max_length = 200)]
     pub last_error: Option<String>,
     /// When the channel took it (or, with no channel, when it was recorded).
     pub sent_at: Option<DateTime<Utc>>,
@@ -81,8 +85,10 @@ impl From<Notification> for NotificationEntry {
 /// A page of a booking's notification log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationList {
+    #[schema(max_items = 100)]
     pub items: Vec<NotificationEntry>,
     /// URL of the next page, or null on the last.
+    #[schema(max_length = 4096)]
     pub next: Option<String>,
 }
 
@@ -199,18 +205,22 @@ pub struct PreviewQuery {
 pub struct NotificationPreview {
     pub kind: Kind,
     pub channel: Channel,
-    #[schema(example = "a***@example.com")]
+    #[schema(example = "a***@example.com", max_length = 320)]
     pub recipient: String,
     /// The e-mail's subject.
+    #[schema(max_length = 300)]
     pub subject: String,
     /// The plain-text e-mail, or the SMS.
+    #[schema(max_length = 100000)]
     pub text: String,
     /// The HTML e-mail (absent for SMS).
+    #[schema(max_length = 200000)]
     pub html: Option<String>,
     /// The attached calendar document's method, if any (`REQUEST`, `CANCEL`).
-    #[schema(example = "REQUEST")]
+    #[schema(example = "REQUEST", max_length = 16)]
     pub calendar_method: Option<String>,
     /// The attached `.ics` document, if any.
+    #[schema(max_length = 100000)]
     pub calendar: Option<String>,
 }
 

@@ -42,11 +42,11 @@ pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
 /// The client's contact details (never the date of birth).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ClientContact {
-    #[schema(example = "Alex Morgan")]
+    #[schema(example = "Alex Morgan", max_length = 200)]
     pub full_name: String,
-    #[schema(example = "alex@example.com")]
+    #[schema(example = "alex@example.com", max_length = 254)]
     pub email: String,
-    #[schema(example = "+44 7700 900123")]
+    #[schema(example = "+44 7700 900123", max_length = 32)]
     pub phone: String,
 }
 
@@ -86,15 +86,17 @@ pub struct Deposit {
     pub status: DepositStatus,
     pub amount: Money,
     /// `manual` (paid at the desk or by phone) or `stripe`.
-    #[schema(example = "manual")]
+    #[schema(example = "manual", max_length = 16)]
     pub provider: String,
-    /// For Stripe, while unpaid: confirm the PaymentIntent with this in the front end.
+    /// For Stripe, while unpaid: confirm the PaymentIntent with this in the
+    /// front end (Stripe keeps its identifiers within 255 characters).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 255)]
     pub client_secret: Option<String>,
-    /// For Stripe: the publishable key to initialise Stripe.js with.
+    /// For Stripe: the publishable key to initialise Stripe.js with
+    /// (`STRIPE_PUBLISHABLE_KEY`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(nullable = false, max_length = 255)]
     pub publishable_key: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     /// When it was redeemed, refunded, forfeited or cancelled.
@@ -112,12 +114,12 @@ pub struct Consultation {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Start in clinic-local time with its UTC offset.
-    #[schema(example = "2026-12-03T10:00:00+00:00")]
+    #[schema(format = DateTime, example = "2026-12-03T10:00:00+00:00", max_length = 25)]
     pub local_starts_at: String,
-    #[schema(example = "2026-12-03T10:30:00+00:00")]
+    #[schema(format = DateTime, example = "2026-12-03T10:30:00+00:00", max_length = 25)]
     pub local_ends_at: String,
     /// The clinic's IANA time zone.
-    #[schema(example = "Europe/London")]
+    #[schema(example = "Europe/London", max_length = 64)]
     pub time_zone: String,
     /// While `pending_deposit`: when the slot is released unless paid.
     pub hold_expires_at: Option<DateTime<Utc>>,
@@ -126,13 +128,15 @@ pub struct Consultation {
     /// The treatment of interest, if given.
     #[schema(format = "uuid")]
     pub treatment_id: Option<String>,
+    #[schema(max_length = 80)]
     pub treatment_slug: Option<String>,
+    #[schema(max_length = 1000)]
     pub notes: Option<String>,
     pub client: ClientContact,
     /// The channels the client chose for notifications.
     pub notifications: NotificationPreferences,
     /// `direct`, `partner` or `staff`.
-    #[schema(example = "direct")]
+    #[schema(example = "direct", max_length = 16)]
     pub channel: String,
     /// Staff only: the screening asked the practitioner to review.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +144,7 @@ pub struct Consultation {
     pub needs_review: Option<bool>,
     pub cancelled_by: Option<CancelledBy>,
     /// Why it ended, when expired (e.g. `hold_lapsed`).
+    #[schema(max_length = 64)]
     pub end_reason: Option<String>,
     pub deposit: Deposit,
     pub created_at: DateTime<Utc>,
@@ -153,7 +158,10 @@ pub struct BookingCreated {
     pub consultation: Consultation,
     /// Shown once. Present it as `Authorization: Bearer mt_…` to read,
     /// cancel or reschedule this booking.
-    #[schema(example = "mt_Z3k9Qe2Lr8Tn5Wb1Xc7Yd4Vf6Ug0Hh2Ji8Ka3Mb")]
+    #[schema(
+        example = "mt_Z3k9Qe2Lr8Tn5Wb1Xc7Yd4Vf6Ug0Hh2Ji8Ka3Mb",
+        max_length = 43
+    )]
     pub manage_token: String,
 }
 

@@ -10,7 +10,7 @@ use crate::api::auth::{AnyKey, MaybeKey};
 use crate::api::caching::cached_json;
 use crate::api::consultations::view::local;
 use crate::api::error::ApiError;
-use crate::api::extract::supported_date;
+use crate::api::extract::{optional_calendar_date, supported_date};
 use crate::api::ProblemResponses;
 use crate::app::App;
 use crate::cache::CacheKey;
@@ -21,11 +21,13 @@ use crate::cache::CacheKey;
 pub struct AvailabilityQuery {
     /// First clinic-local date (inclusive); by default today in the
     /// clinic's time zone.
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date, example = "2026-12-01")]
     pub from: Option<NaiveDate>,
     /// Last clinic-local date (inclusive). The range spans at most
     /// `AVAILABILITY_MAX_DAYS` days with both ends counted (31 by default:
     /// `to` at most 30 days after `from`), which is also the default.
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date, example = "2026-12-14")]
     pub to: Option<NaiveDate>,
     /// Only this practitioner.
@@ -40,9 +42,9 @@ pub struct AvailableSlot {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// The start in clinic-local time, with its UTC offset.
-    #[schema(example = "2026-12-03T10:00:00+00:00")]
+    #[schema(format = DateTime, example = "2026-12-03T10:00:00+00:00", max_length = 25)]
     pub local_starts_at: String,
-    #[schema(example = "2026-12-03T10:30:00+00:00")]
+    #[schema(format = DateTime, example = "2026-12-03T10:30:00+00:00", max_length = 25)]
     pub local_ends_at: String,
 }
 
@@ -53,7 +55,8 @@ pub struct Availability {
     pub from: NaiveDate,
     #[schema(value_type = String, format = Date)]
     pub to: NaiveDate,
-    #[schema(example = "Europe/London")]
+    /// The clinic's IANA time zone.
+    #[schema(example = "Europe/London", max_length = 64)]
     pub time_zone: String,
     /// In start order, then by practitioner.
     pub slots: Vec<AvailableSlot>,
@@ -164,10 +167,12 @@ async fn cached_slots(
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// First clinic-local date (inclusive); default today.
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<NaiveDate>,
     /// Last clinic-local date (inclusive); default the end of the booking
     /// horizon, which is also the furthest it may be.
+    #[serde(default, deserialize_with = "optional_calendar_date")]
     #[param(value_type = Option<String>, format = Date)]
     pub to: Option<NaiveDate>,
 }

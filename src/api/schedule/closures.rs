@@ -28,7 +28,7 @@ pub struct Closure {
     pub practitioner_id: Option<String>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    #[schema(example = "Christmas")]
+    #[schema(example = "Christmas", max_length = 200)]
     pub reason: String,
     pub created_at: DateTime<Utc>,
 }

@@ -26,12 +26,13 @@ use crate::api::stranded::{listed, OnStrandedBookings, StrandedBooking};
 pub struct Practitioner {
     #[schema(format = "uuid")]
     pub id: String,
-    #[schema(example = "Nurse Julie")]
+    #[schema(example = "Nurse Julie", max_length = 120)]
     pub name: String,
-    #[schema(example = "Nurse prescriber")]
+    #[schema(example = "Nurse prescriber", max_length = 120)]
     pub title: String,
     /// Inactive practitioners take no bookings.
     pub active: bool,
+    #[schema(max_items = 70)]
     pub opening_hours: Vec<Window>,
 }
 
@@ -46,15 +47,24 @@ pub struct PractitionerList {
 pub struct Window {
     /// `monday` … `sunday`.
     #[schema(
+        max_length = 9,
         example = "monday",
         pattern = "^(monday|tuesday|wednesday|thursday|friday|saturday|sunday)$"
     )]
     pub weekday: String,
     /// `HH:MM`, on a five-minute grid.
-    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][05]$")]
+    #[schema(
+        example = "09:00",
+        pattern = "^([01][0-9]|2[0-3]):[0-5][05]$",
+        max_length = 5
+    )]
     pub opens: String,
     /// `HH:MM`, after `opens`, on a five-minute grid.
-    #[schema(example = "17:00", pattern = "^([01][0-9]|2[0-3]):[0-5][05]$")]
+    #[schema(
+        example = "17:00",
+        pattern = "^([01][0-9]|2[0-3]):[0-5][05]$",
+        max_length = 5
+    )]
     pub closes: String,
 }
 
@@ -145,6 +155,7 @@ pub struct OpeningHoursInput {
 /// The schedule after a change (or, for a dry run, as proposed).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OpeningHoursChange {
+    #[schema(max_items = 70)]
     pub windows: Vec<Window>,
     /// True when nothing was changed.
     pub dry_run: bool,
