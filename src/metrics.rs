@@ -30,6 +30,7 @@ pub struct PoolFigures {
     pub wait_timeouts: u64,
     pub broken_discarded: u64,
     pub deadlines_passed: u64,
+    pub statements: u64,
     pub storage_full: bool,
 }
 
@@ -59,6 +60,7 @@ pub struct Metrics {
     pool_wait_timeouts: IntCounter,
     pool_broken: IntCounter,
     deadlines: IntCounter,
+    statements: IntCounter,
     storage_full: IntGauge,
     database_up: IntGauge,
     outbox: IntGauge,
@@ -189,6 +191,11 @@ impl Metrics {
                 "db_deadlines_passed_total",
                 "Units of work abandoned at their deadline (answered 503).",
             ),
+            statements: counter(
+                &r,
+                "db_statements_total",
+                "Statements sent to the database (queries, BEGIN, COMMIT, savepoints).",
+            ),
             storage_full: gauge(
                 &r,
                 "db_storage_full",
@@ -273,6 +280,8 @@ impl Metrics {
             .inc_by(now.broken_discarded.saturating_sub(last.broken_discarded));
         self.deadlines
             .inc_by(now.deadlines_passed.saturating_sub(last.deadlines_passed));
+        self.statements
+            .inc_by(now.statements.saturating_sub(last.statements));
         self.storage_full.set(i64::from(now.storage_full));
         *last = now;
     }

@@ -24,6 +24,7 @@ pub async fn scrape(app: &App) -> String {
         wait_timeouts: s.wait_timeouts,
         broken_discarded: s.broken_discarded,
         deadlines_passed: s.deadlines_passed,
+        statements: s.statements,
         storage_full: s.storage_full,
     });
     let now = app.now();

@@ -3,8 +3,10 @@
 //! the caller, and the one way a query runs (`native!`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::r2d2::ManageConnection;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -320,6 +322,8 @@ impl ConnectionLimits {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     limits: ConnectionLimits,
+    /// Statements sent on every connection this manager opened.
+    statements: Arc<AtomicU64>,
 }
 
 impl ConnectionManager {
@@ -328,12 +332,41 @@ impl ConnectionManager {
     }
 
     pub fn with_limits(url: DatabaseUrl, limits: ConnectionLimits) -> Self {
-        Self { url, limits }
+        Self {
+            url,
+            limits,
+            statements: Arc::default(),
+        }
     }
 
-    /// The same database with other limits.
+    /// The same database with other limits (its statements counted with
+    /// this manager's).
     pub fn limited(&self, limits: ConnectionLimits) -> Self {
-        Self::with_limits(self.url.clone(), limits)
+        Self {
+            url: self.url.clone(),
+            limits,
+            statements: self.statements.clone(),
+        }
+    }
+
+    /// Statements sent so far on this manager's connections: every query,
+    /// and each `BEGIN`, `COMMIT` and savepoint (each is one round trip
+    /// to PostgreSQL).
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts the statements a connection sends; with
+/// `RUST_LOG=clinic_api::db::sql=trace` it also logs each one.
+struct CountStatements(Arc<AtomicU64>);
+
+impl Instrumentation for CountStatements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { query, .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(target: "clinic_api::db::sql", "{query}");
+        }
     }
 }
 
@@ -347,6 +380,7 @@ impl ManageConnection for ConnectionManager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(CountStatements(self.statements.clone()));
                 // The busy timeout first (so the rest wait for locks rather
                 // than fail), makes writers of other processes queue
                 // instead of failing at once, for a bounded time; WAL lets
@@ -368,6 +402,7 @@ impl ManageConnection for ConnectionManager {
             DatabaseUrl::Postgres(url) => {
                 let mut conn =
                     PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(CountStatements(self.statements.clone()));
                 // Set on the session, so every statement of every request
                 // is bounded on the server itself: past the bound it
                 // fails (57014 / 55P03), the transaction rolls back and the

@@ -105,6 +105,9 @@ pub struct PoolStats {
     pub deadlines_passed: u64,
     /// Whether the last write failed for lack of space (until one succeeds).
     pub storage_full: bool,
+    /// Statements sent to the database (queries, `BEGIN`, `COMMIT`,
+    /// savepoints), since start.
+    pub statements: u64,
 }
 
 #[derive(Debug, Default)]
@@ -405,6 +408,7 @@ impl Db {
             broken_discarded: self.shared.broken_discarded.load(Ordering::Relaxed),
             deadlines_passed: self.shared.deadlines_passed.load(Ordering::Relaxed),
             storage_full: self.storage_full(),
+            statements: self.manager.statements_sent(),
         }
     }
 

@@ -55,40 +55,28 @@ pub fn find_or_create(
     identity_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ClientRow, DbError> {
-    let existing: Option<ClientRow> = crate::native!(conn, |db| clients::table
-        .filter(clients::identity_key.eq(identity_key))
-        .select(ClientRow::as_select())
-        .get_result(db)
-        .optional())?;
-    if let Some(client) = existing {
-        return Ok(client);
-    }
+    // One statement: the new row, or (the identity already known, perhaps
+    // just now by a concurrent booking) the existing one, left as it was.
     let id = new_id();
-    // A savepoint: a concurrent booking of the same person may win the
-    // insert, and the enclosing transaction must survive that.
-    let inserted = conn.transaction(|c| {
-        crate::native!(c, |db| diesel::insert_into(clients::table)
-            .values((
-                clients::id.eq(&id),
-                clients::full_name.eq(&d.full_name),
-                clients::email.eq(d.email.trim()),
-                clients::email_normalized.eq(normalize_email(&d.email)),
-                clients::phone.eq(&d.phone),
-                clients::date_of_birth.eq(Some(d.date_of_birth)),
-                clients::created_at.eq(to_db(now)),
-                clients::updated_at.eq(to_db(now)),
-                clients::identity_key.eq(identity_key),
-            ))
-            .execute(db))
-    });
-    match inserted.map_err(DbError::from) {
-        Ok(_) => get(conn, &id)?.ok_or(DbError::NotFound),
-        Err(DbError::UniqueViolation(_)) => Ok(crate::native!(conn, |db| clients::table
-            .filter(clients::identity_key.eq(identity_key))
-            .select(ClientRow::as_select())
-            .get_result(db))?),
-        Err(e) => Err(e),
-    }
+    Ok(crate::native!(conn, |db| diesel::insert_into(
+        clients::table
+    )
+    .values((
+        clients::id.eq(&id),
+        clients::full_name.eq(&d.full_name),
+        clients::email.eq(d.email.trim()),
+        clients::email_normalized.eq(normalize_email(&d.email)),
+        clients::phone.eq(&d.phone),
+        clients::date_of_birth.eq(Some(d.date_of_birth)),
+        clients::created_at.eq(to_db(now)),
+        clients::updated_at.eq(to_db(now)),
+        clients::identity_key.eq(identity_key),
+    ))
+    .on_conflict(clients::identity_key)
+    .do_update()
+    .set(clients::identity_key.eq(diesel::upsert::excluded(clients::identity_key)))
+    .returning(ClientRow::as_returning())
+    .get_result(db))?)
 }
 
 /// Clients whose name, email or phone contain `text` (case-insensitive),

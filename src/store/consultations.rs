@@ -342,26 +342,6 @@ fn is_pending() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
     diesel::dsl::sql("consultations.status = 'pending_deposit'")
 }
 
-/// Live unpaid holds made with this email or phone number (in their
-/// canonical forms, `domain::contact`).
-pub fn live_holds_for_contact(
-    conn: &mut DbConnection,
-    email_key: &str,
-    phone_key: &str,
-    now: DateTime<Utc>,
-) -> Result<i64, DbError> {
-    Ok(crate::native!(conn, |db| consultations::table
-        .filter(is_pending())
-        .filter(consultations::hold_expires_at.gt(to_db(now)))
-        .filter(
-            consultations::client_email_key
-                .eq(email_key)
-                .or(consultations::client_phone_key.eq(phone_key)),
-        )
-        .count()
-        .get_result(db))?)
-}
-
 /// Unpaid bookings holding their slot at `now` (for the metrics).
 pub fn live_holds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<i64, DbError> {
     Ok(crate::native!(conn, |db| consultations::table
@@ -371,32 +351,53 @@ pub fn live_holds(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<i64, Db
         .get_result(db))?)
 }
 
-/// Live unpaid holds made anonymously from one source (client address).
-pub fn live_holds_from_source(
-    conn: &mut DbConnection,
-    source_key: &str,
-    now: DateTime<Utc>,
-) -> Result<i64, DbError> {
-    Ok(crate::native!(conn, |db| consultations::table
-        .filter(is_pending())
-        .filter(consultations::hold_expires_at.gt(to_db(now)))
-        .filter(consultations::source_key.eq(source_key))
-        .count()
-        .get_result(db))?)
+/// Live unpaid holds counted for the holds caps: those of a contact
+/// (email or phone), of a source address, and of a booking key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoldCounts {
+    pub contact: i64,
+    pub source: i64,
+    pub key: i64,
 }
 
-/// Live unpaid holds a partner (or staff) key made.
-pub fn live_holds_by_key(
+/// Counts the live unpaid holds of a contact (its email or phone key),
+/// of a source (when given) and of a key (when given), in one query.
+pub fn live_holds_of(
     conn: &mut DbConnection,
-    key_id: &str,
+    email_key: &str,
+    phone_key: &str,
+    source_key: Option<&str>,
+    key_id: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<i64, DbError> {
-    Ok(crate::native!(conn, |db| consultations::table
-        .filter(is_pending())
-        .filter(consultations::hold_expires_at.gt(to_db(now)))
-        .filter(consultations::booked_by_key_id.eq(key_id))
-        .count()
-        .get_result(db))?)
+) -> Result<HoldCounts, DbError> {
+    // A value no key has (keys are hashes and ids) stands for "not asked".
+    const NONE: &str = "(none)";
+    let (source, key) = (source_key.unwrap_or(NONE), key_id.unwrap_or(NONE));
+    let rows: Vec<(String, String, String, Option<String>)> =
+        crate::native!(conn, |db| consultations::table
+            .filter(is_pending())
+            .filter(consultations::hold_expires_at.gt(to_db(now)))
+            .filter(
+                consultations::client_email_key
+                    .eq(email_key)
+                    .or(consultations::client_phone_key.eq(phone_key))
+                    .or(consultations::source_key.eq(source))
+                    .or(consultations::booked_by_key_id.eq(key)),
+            )
+            .select((
+                consultations::client_email_key,
+                consultations::client_phone_key,
+                consultations::source_key,
+                consultations::booked_by_key_id,
+            ))
+            .load(db))?;
+    let mut counts = HoldCounts::default();
+    for (email, phone, source, key) in rows {
+        counts.contact += i64::from(email == email_key || phone == phone_key);
+        counts.source += i64::from(source_key == Some(source.as_str()));
+        counts.key += i64::from(key.is_some() && key.as_deref() == key_id);
+    }
+    Ok(counts)
 }
 
 /// Bookings still to come that hold their slot (confirmed, or pending with
@@ -587,14 +588,30 @@ pub fn list(conn: &mut DbConnection, f: &ListFilter) -> Result<Vec<Consultation>
     rows.into_iter().map(Consultation::try_from).collect()
 }
 
-/// Claims the cells of `slot` for a consultation. A cell already claimed
-/// makes this fail with a unique violation: the database's guarantee.
+/// Claims every cell of `slot`; a `UniqueViolation` when any is held (the
+/// cells it did claim are the caller's to roll back, in its savepoint).
 pub fn claim(
     conn: &mut DbConnection,
     practitioner_id: &str,
     slot: Interval,
     consultation_id: &str,
 ) -> Result<(), DbError> {
+    if claim_unheld(conn, practitioner_id, slot, consultation_id)? == cells_of(slot) {
+        return Ok(());
+    }
+    Err(DbError::UniqueViolation(
+        "slot_claims: a cell of the slot is held".into(),
+    ))
+}
+
+/// Claims the cells of `slot` that no one holds; returns how many it
+/// claimed (fewer than the slot's cells when some are held).
+pub fn claim_unheld(
+    conn: &mut DbConnection,
+    practitioner_id: &str,
+    slot: Interval,
+    consultation_id: &str,
+) -> Result<usize, DbError> {
     let rows: Vec<_> = grid_cells(&slot)
         .into_iter()
         .map(|cell| {
@@ -605,11 +622,17 @@ pub fn claim(
             )
         })
         .collect();
-    // One multi-row insert; diesel offers batch inserts per backend only.
-    crate::native!(conn, |db| diesel::insert_into(slot_claims::table)
-        .values(&rows)
-        .execute(db))?;
-    Ok(())
+    Ok(crate::native!(conn, |db| diesel::insert_into(
+        slot_claims::table
+    )
+    .values(&rows)
+    .on_conflict_do_nothing()
+    .execute(db))?)
+}
+
+/// How many claim cells `slot` covers.
+pub fn cells_of(slot: Interval) -> usize {
+    grid_cells(&slot).len()
 }
 
 pub fn release_claims(conn: &mut DbConnection, consultation_id: &str) -> Result<(), DbError> {

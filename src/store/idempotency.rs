@@ -84,37 +84,44 @@ pub fn begin(
         key: key.to_owned(),
         resource_id,
     };
-    let existing = match find(conn, scope, key)? {
+    // The common case in one statement: a new key is claimed at once.
+    // When the key is taken (or waited for, on PostgreSQL, while another
+    // transaction held it), the record decides.
+    let claim = |conn: &mut DbConnection| -> Result<bool, DbError> {
+        let n = crate::native!(conn, |db| diesel::insert_into(ik::table)
+            .values((
+                ik::scope.eq(scope),
+                ik::idempotency_key.eq(key),
+                ik::request_hash.eq(hash),
+                ik::state.eq("in_flight"),
+                ik::locked_at.eq(to_db(now)),
+                ik::created_at.eq(to_db(now)),
+                ik::expires_at.eq(to_db(now + ttl)),
+            ))
+            .on_conflict_do_nothing()
+            .execute(db))?;
+        Ok(n == 1)
+    };
+    if claim(conn)? {
+        return Ok(Begin::Proceed(ticket(None)));
+    }
+    let row = match find(conn, scope, key)? {
         Some(r) if from_db(r.expires_at) <= now => {
             crate::native!(conn, |db| diesel::delete(ik::table.find((scope, key)))
                 .execute(db))?;
-            None
+            return Ok(match claim(conn)? {
+                true => Begin::Proceed(ticket(None)),
+                false => Begin::InFlight,
+            });
         }
-        other => other,
-    };
-    let Some(row) = existing else {
-        let inserted = conn.transaction(|c| {
-            crate::native!(c, |db| diesel::insert_into(ik::table)
-                .values((
-                    ik::scope.eq(scope),
-                    ik::idempotency_key.eq(key),
-                    ik::request_hash.eq(hash),
-                    ik::state.eq("in_flight"),
-                    ik::locked_at.eq(to_db(now)),
-                    ik::created_at.eq(to_db(now)),
-                    ik::expires_at.eq(to_db(now + ttl)),
-                ))
-                .execute(db))
-        });
-        return match inserted.map_err(DbError::from) {
-            Ok(_) => Ok(Begin::Proceed(ticket(None))),
-            // Another request with this key got there first.
-            Err(DbError::UniqueViolation(_)) => match find(conn, scope, key)? {
-                Some(r) if r.request_hash != hash => Ok(Begin::Mismatch),
-                _ => Ok(Begin::InFlight),
-            },
-            Err(e) => Err(e),
-        };
+        Some(r) => r,
+        // Gone between the two statements (released by a failed attempt).
+        None => {
+            return Ok(match claim(conn)? {
+                true => Begin::Proceed(ticket(None)),
+                false => Begin::InFlight,
+            })
+        }
     };
     if row.request_hash != hash {
         return Ok(Begin::Mismatch);

@@ -25,5 +25,6 @@ mod robustness;
 mod screenings;
 mod security;
 mod smtp_sink;
+mod statements;
 mod stranding;
 mod webhooks;

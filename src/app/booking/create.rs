@@ -4,8 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::record::Booking;
-use super::rules::{place, slot_conflict};
-use crate::app::holds;
+use super::rules::{claim_slot, place};
 use crate::app::idempotency::{self, IdempotentRequest, Render, Reply, Start, Ticket};
 use crate::app::{App, AppError, Tx};
 use crate::config::Settings;
@@ -124,7 +123,6 @@ fn create_records(
         Some(input.client.date_of_birth),
     )?;
 
-    holds::clear_lapsed(tx, &input.practitioner_id, slot)?;
     let email_key = contact::email_key(&input.client.email);
     let phone_key = contact::phone_key(&input.client.phone, &settings.abuse.phone_country_code);
     let source_key = match (booker, &input.source) {
@@ -175,8 +173,7 @@ fn create_records(
         notify_sms: input.notify.sms,
     };
     consultations::insert(tx.conn, &consultation)?;
-    consultations::claim(tx.conn, &input.practitioner_id, slot, &consultation.id)
-        .map_err(slot_conflict)?;
+    claim_slot(tx, &input.practitioner_id, slot, &consultation.id)?;
     let deposit = Deposit {
         id: new_id(),
         consultation_id: consultation.id.clone(),
@@ -218,29 +215,26 @@ fn check_hold_caps(
 ) -> Result<(), AppError> {
     let caps = &settings.abuse;
     let refuse = |detail: &str| Err(AppError::conflict("too_many_holds", detail));
-    if consultations::live_holds_for_contact(tx.conn, email_key, phone_key, tx.now)?
-        >= i64::from(caps.max_holds_per_client)
-    {
+    let key = match booker {
+        Actor::Partner(key) => Some(key.as_str()),
+        _ => None,
+    };
+    let source = (!source_key.is_empty()).then_some(source_key);
+    let held = consultations::live_holds_of(tx.conn, email_key, phone_key, source, key, tx.now)?;
+    if held.contact >= i64::from(caps.max_holds_per_client) {
         return refuse(
             "This email or phone number already holds unpaid bookings; pay or cancel one first.",
         );
     }
-    if !source_key.is_empty()
-        && consultations::live_holds_from_source(tx.conn, source_key, tx.now)?
-            >= i64::from(caps.max_holds_per_address)
-    {
+    if source.is_some() && held.source >= i64::from(caps.max_holds_per_address) {
         return refuse(
             "Too many unpaid bookings were made from this address; pay or cancel one first.",
         );
     }
-    if let Actor::Partner(key) = booker {
-        if consultations::live_holds_by_key(tx.conn, key, tx.now)?
-            >= i64::from(caps.max_holds_per_partner)
-        {
-            return refuse(
-                "This partner holds too many unpaid bookings; let some be paid or lapse first.",
-            );
-        }
+    if key.is_some() && held.key >= i64::from(caps.max_holds_per_partner) {
+        return refuse(
+            "This partner holds too many unpaid bookings; let some be paid or lapse first.",
+        );
     }
     Ok(())
 }
@@ -329,7 +323,7 @@ async fn book(
             if provider == "manual" {
                 // Nothing to ask a provider: answer in this transaction.
                 let booked = Booked {
-                    booking: Booking::of(tx.conn, consultation)?,
+                    booking: Booking::with_deposit(tx.conn, consultation, deposit)?,
                     manage_token: token,
                 };
                 return idempotency::answer(tx, ticket.as_ref(), &r, &booked).map(Began::Answered);

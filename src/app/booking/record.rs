@@ -30,6 +30,15 @@ impl Booking {
     pub fn of(conn: &mut DbConnection, consultation: Consultation) -> Result<Booking, DbError> {
         let deposit =
             deposits::by_consultation(conn, &consultation.id)?.ok_or(DbError::NotFound)?;
+        Self::with_deposit(conn, consultation, deposit)
+    }
+
+    /// A consultation's booking, its deposit already at hand.
+    pub fn with_deposit(
+        conn: &mut DbConnection,
+        consultation: Consultation,
+        deposit: Deposit,
+    ) -> Result<Booking, DbError> {
         let treatment_slug = match &consultation.treatment_id {
             Some(id) => treatments::by_id(conn, id)?.map(|t| t.slug),
             None => None,

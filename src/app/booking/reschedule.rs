@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::record::{load_for_update, Booking};
-use super::rules::{concurrent_update, illegal, place, slot_conflict};
+use super::rules::{claim_slot, concurrent_update, illegal, place};
 use crate::app::holds;
 use crate::app::idempotency::{IdempotentRequest, Render, Reply};
 use crate::app::{App, AppError};
@@ -74,9 +74,8 @@ pub async fn reschedule(
                 "The consultation is already at that time.",
             ));
         }
-        holds::clear_lapsed(tx, &practitioner_id, slot)?;
         consultations::release_claims(tx.conn, &c.id)?;
-        consultations::claim(tx.conn, &practitioner_id, slot, &c.id).map_err(slot_conflict)?;
+        claim_slot(tx, &practitioner_id, slot, &c.id)?;
         if !consultations::move_to(tx.conn, &c, &practitioner_id, slot, tx.now)? {
             return Err(concurrent_update());
         }

@@ -9,7 +9,7 @@ use crate::db::DbError;
 use crate::domain::consultation::{Status, Transition};
 use crate::domain::eligibility;
 use crate::domain::slots::Interval;
-use crate::store::consultations::Consultation;
+use crate::store::consultations::{self, Consultation};
 use crate::store::practitioners;
 
 /// Judges where a booking goes: a slot the practitioner (active) offers,
@@ -80,6 +80,33 @@ pub(super) fn concurrent_update() -> AppError {
         "concurrent_update",
         "The consultation changed meanwhile; try again.",
     )
+}
+
+/// Claims `slot` for a consultation: in one statement when it is free;
+/// when some of it is held, lapsed holds on it are expired and the rest
+/// claimed, and a live booking on it is a 409 `slot_unavailable` (the
+/// caller's savepoint rolls back what was claimed).
+pub(super) fn claim_slot(
+    tx: &mut Tx<'_>,
+    practitioner_id: &str,
+    slot: Interval,
+    consultation_id: &str,
+) -> Result<(), AppError> {
+    let cells = consultations::cells_of(slot);
+    let first = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)
+        .map_err(slot_conflict)?;
+    if first == cells {
+        return Ok(());
+    }
+    crate::app::holds::clear_lapsed(tx, practitioner_id, slot)?;
+    let rest = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)
+        .map_err(slot_conflict)?;
+    if first + rest == cells {
+        return Ok(());
+    }
+    Err(slot_conflict(DbError::UniqueViolation(
+        "slot_claims: a cell of the slot is held".into(),
+    )))
 }
 
 pub(super) fn slot_conflict(e: DbError) -> AppError {
