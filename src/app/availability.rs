@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::{App, AppError};
 use crate::config::Settings;
 use crate::db::{DbConnection, DbError};
-use crate::domain::slots::{self, Interval, Slot, SlotRules};
+use crate::domain::slots::{self, Interval, OpeningWindow, Slot, SlotRules};
 use crate::store::{consultations, practitioners};
 
 /// The slot rules of the settings.
@@ -69,13 +69,14 @@ pub fn free_slots(
     ))
 }
 
-/// Checks that `starts_at` is a slot the practitioner offers (hours,
-/// closures, notice, horizon, grid) — ignoring whether it is taken, which
-/// the slot claims decide.
+/// Checks that `starts_at` is a slot the practitioner offers (its hours,
+/// `windows`, closures, notice, horizon, grid) — ignoring whether it is
+/// taken, which the slot claims decide.
 pub fn check_offered(
     conn: &mut DbConnection,
     settings: &Settings,
     practitioner_id: &str,
+    windows: &[OpeningWindow],
     starts_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Interval, AppError> {
@@ -92,13 +93,12 @@ pub fn check_offered(
     let tz = settings.clinic_timezone;
     let date = starts_at.with_timezone(&tz).date_naive();
     let range = local_dates_range(date, date);
-    let windows = practitioners::hours(conn, practitioner_id)?;
     let closures = closures(conn, practitioner_id, range)?;
     slots::free_slots(
         tz,
         date,
         date,
-        &windows,
+        windows,
         &closures,
         &[],
         &rules(settings),

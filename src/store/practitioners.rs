@@ -115,6 +115,46 @@ fn time_of(minute: i32) -> Option<NaiveTime> {
 }
 
 /// The weekly opening windows, ordered by weekday and time.
+/// The opening hours of a practitioner taking bookings (active), read
+/// with the practitioner in one query; `None` for an unknown or inactive
+/// practitioner.
+pub fn hours_if_active(
+    conn: &mut DbConnection,
+    practitioner_id: &str,
+) -> Result<Option<Vec<OpeningWindow>>, DbError> {
+    type Row = (bool, Option<i32>, Option<i32>, Option<i32>);
+    let rows: Vec<Row> = crate::native!(conn, |db| practitioners::table
+        .left_join(opening_hours::table.on(opening_hours::practitioner_id.eq(practitioners::id)),)
+        .filter(practitioners::id.eq(practitioner_id))
+        .select((
+            practitioners::active,
+            opening_hours::weekday.nullable(),
+            opening_hours::opens_minute.nullable(),
+            opening_hours::closes_minute.nullable(),
+        ))
+        .order((
+            opening_hours::weekday.asc(),
+            opening_hours::opens_minute.asc(),
+        ))
+        .load(db))?;
+    if !rows.first().is_some_and(|(active, ..)| *active) {
+        return Ok(None);
+    }
+    rows.into_iter()
+        .filter_map(|(_, d, o, c)| Some((d?, o?, c?)))
+        .map(window)
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+fn window((d, o, c): (i32, i32, i32)) -> Result<OpeningWindow, DbError> {
+    Ok(OpeningWindow::new(
+        weekday_from(d).ok_or_else(|| DbError::Other(format!("bad weekday {d}")))?,
+        time_of(o).ok_or_else(|| DbError::Other(format!("bad minute {o}")))?,
+        time_of(c).ok_or_else(|| DbError::Other(format!("bad minute {c}")))?,
+    ))
+}
+
 pub fn hours(
     conn: &mut DbConnection,
     practitioner_id: &str,
@@ -131,15 +171,7 @@ pub fn hours(
             opening_hours::opens_minute.asc(),
         ))
         .load(db))?;
-    rows.into_iter()
-        .map(|(d, o, c)| {
-            Ok(OpeningWindow::new(
-                weekday_from(d).ok_or_else(|| DbError::Other(format!("bad weekday {d}")))?,
-                time_of(o).ok_or_else(|| DbError::Other(format!("bad minute {o}")))?,
-                time_of(c).ok_or_else(|| DbError::Other(format!("bad minute {c}")))?,
-            ))
-        })
-        .collect()
+    rows.into_iter().map(window).collect()
 }
 
 /// Replaces every opening window of a practitioner.

@@ -11,8 +11,8 @@ use crate::helpers::{spawn_app, TestApp};
 /// leaner. SQLite's count includes the savepoint group commit puts around
 /// each request (its `BEGIN` and `COMMIT` are shared by a batch under
 /// load). The goal is 12; BENCHMARKS.md says what stands in the way.
-const BUDGET_SQLITE: u64 = 27;
-const BUDGET_POSTGRES: u64 = 23;
+const BUDGET_SQLITE: u64 = 26;
+const BUDGET_POSTGRES: u64 = 22;
 
 fn sent(app: &TestApp) -> u64 {
     app.app.db.stats().statements

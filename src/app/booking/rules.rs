@@ -22,16 +22,21 @@ pub fn place(
     starts_at: DateTime<Utc>,
     date_of_birth: Option<NaiveDate>,
 ) -> Result<Interval, AppError> {
-    practitioners::get(tx.conn, practitioner_id)?
-        .filter(|p| p.active)
-        .ok_or_else(|| {
-            AppError::field(
-                "practitioner_id",
-                "unknown",
-                "names no practitioner taking bookings",
-            )
-        })?;
-    let slot = availability::check_offered(tx.conn, settings, practitioner_id, starts_at, tx.now)?;
+    let windows = practitioners::hours_if_active(tx.conn, practitioner_id)?.ok_or_else(|| {
+        AppError::field(
+            "practitioner_id",
+            "unknown",
+            "names no practitioner taking bookings",
+        )
+    })?;
+    let slot = availability::check_offered(
+        tx.conn,
+        settings,
+        practitioner_id,
+        &windows,
+        starts_at,
+        tx.now,
+    )?;
     let appointment_date = slot
         .starts_at
         .with_timezone(&settings.clinic_timezone)
