@@ -676,7 +676,9 @@ def webhook_drain(server, db, lg, pid, key, slots, events):
         in_order = True
         for path, got in sorted(receiver.got.items()):
             times = [t for t, _, _ in got]
-            occurred = [o for _, o, _ in got]
+            # Compared as instants: RFC 3339 texts with 3, 6 or 9 fraction
+            # digits do not sort as strings.
+            occurred = [dt.datetime.fromisoformat(o.replace("Z", "+00:00")) for _, o, _ in got]
             in_order &= occurred == sorted(occurred)
             per.append({"endpoint": path, "events": len(got),
                         "from_activation_per_s": len(got) / (times[-1] - started),

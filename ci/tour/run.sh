@@ -14,8 +14,13 @@
 # PostgreSQL databases `clinic_tour_<random>` are created on TOUR_PG_URL
 # (default postgres://postgres@127.0.0.1:5432) and dropped afterwards.
 #
+# The tour's server sends its notifications to a real SMTP server process
+# (Debian's python3-aiosmtpd, storing what it takes in a maildir), and
+# check_mail.py then checks the messages the tour caused.
+#
 # Needs bash, curl, jq, cargo (the tour calls `cargo run -q`, which finds the
-# binary already built) and, for PostgreSQL, psql. Talks to loopback only:
+# binary already built), /usr/bin/python3 with aiosmtpd and, for PostgreSQL,
+# psql. Talks to loopback only:
 # webhook deliveries are not sent (WEBHOOK_POLL_MS is an hour), so the
 # tour's example endpoint is never called. Output: test-output/tour/ (the
 # extracted script, each run's trace, the servers' logs).
@@ -34,6 +39,9 @@ BIN="$(realpath -e "$1" 2>/dev/null)" || die "no such binary: $1"
 for tool in curl jq cargo python3; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
+SMTPD_PYTHON="${TOUR_SMTPD_PYTHON:-/usr/bin/python3}"
+"$SMTPD_PYTHON" -c 'import aiosmtpd' 2>/dev/null ||
+    die "aiosmtpd is required (Debian: apt-get install python3-aiosmtpd; .ci/run installs it)"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/clinic-tour.XXXXXX")"
 PIDS=()
@@ -106,6 +114,23 @@ new_database() {
     esac
 }
 
+# start_smtpd PORT MAILDIR LOG: a real SMTP server process keeping each
+# message it takes in MAILDIR.
+start_smtpd() {
+    local port=$1 maildir=$2 log=$3
+    "$SMTPD_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$maildir" \
+        >>"$log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 40); do
+        "$SMTPD_PYTHON" -c 'import smtplib, sys; smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=1).quit()' \
+            "$port" 2>/dev/null && return 0
+        sleep 0.25
+    done
+    echo "tour: the SMTP server on port $port did not start; its log:" >&2
+    tail -n 20 "$log" >&2
+    return 1
+}
+
 # start_server URL PORT LOG [VAR=VALUE…]: starts the binary, waits until ready.
 start_server() {
     local url=$1 port=$2 log=$3
@@ -134,8 +159,13 @@ for kind in $DATABASES; do
     rehearsal_db="$(new_database "$kind" rehearsal)"
     main_port="$(free_port)"
     rehearsal_port="$(free_port)"
+    smtp_port="$(free_port)"
+    maildir="$OUT/mail-$kind"
     status=ok
-    if start_server "$main_db" "$main_port" "$OUT/server-$kind.log" &&
+    if start_smtpd "$smtp_port" "$maildir" "$OUT/smtpd-$kind.log" &&
+        start_server "$main_db" "$main_port" "$OUT/server-$kind.log" \
+            SMTP_URL="smtp://127.0.0.1:$smtp_port" NOTIFY_FROM="JB Cosmetic <bookings@jb.example>" \
+            CLINIC_NOTIFY_EMAIL=desk@jb.example NOTIFY_POLL_MS=200 &&
         start_server "$rehearsal_db" "$rehearsal_port" "$OUT/rehearsal-$kind.log" DEMO_CLOCK=true; then
         # The tour's shell: only what a reader's terminal would have, plus
         # where the servers are.
@@ -145,6 +175,11 @@ for kind in $DATABASES; do
             status=FAILED
             echo "tour: FAILED on $kind; the end of its trace:" >&2
             tail -n 30 "$OUT/tour-$kind.log" >&2
+        elif ! python3 "$HERE/check_mail.py" "$maildir" --client alex@example.com \
+            --clinic desk@jb.example --dob 1990-04-12 --wait 30 >"$OUT/mail-$kind.log" 2>&1; then
+            status=FAILED
+            echo "tour: the notifications on $kind were not as they should be:" >&2
+            cat "$OUT/mail-$kind.log" >&2
         fi
     else
         status=FAILED
