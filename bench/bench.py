@@ -387,6 +387,9 @@ http {{
     tcp_nopush on;
     keepalive_requests 1000000;
     default_type application/json;
+    # Tuned as a static server would be: no open/fstat/close per request.
+    open_file_cache max=100 inactive=60s;
+    open_file_cache_valid 60s;
     client_body_temp_path "{temp}/body";
     proxy_temp_path "{temp}/proxy";
     fastcgi_temp_path "{temp}/fastcgi";
