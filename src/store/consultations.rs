@@ -380,15 +380,20 @@ pub fn live_holds_of(
             .filter(is_pending())
             .filter(consultations::hold_expires_at.gt(to_db(now)))
     };
-    // Three counts, each through its own partial index, labelled (a union
+    // The counts, each through its own partial index, labelled (a union
     // keeps no order), in one statement.
+    // The contact's count in two parts (its email; its phone on bookings
+    // with another email), each an equality on its own index: an OR of the
+    // two would be read through the expiry index, every live hold in turn.
     let rows: Vec<(i32, i64)> = crate::native!(conn, |db| live()
-        .filter(
-            consultations::client_email_key
-                .eq(email_key)
-                .or(consultations::client_phone_key.eq(phone_key)),
-        )
+        .filter(consultations::client_email_key.eq(email_key))
         .select((0.into_sql::<Integer>(), count_star()))
+        .union_all(
+            live()
+                .filter(consultations::client_phone_key.eq(phone_key))
+                .filter(consultations::client_email_key.ne(email_key))
+                .select((0.into_sql::<Integer>(), count_star())),
+        )
         .union_all(
             live()
                 .filter(consultations::source_key.eq(source))
@@ -403,7 +408,7 @@ pub fn live_holds_of(
     let mut counts = HoldCounts::default();
     for (label, n) in rows {
         match label {
-            0 => counts.contact = n,
+            0 => counts.contact += n,
             1 => counts.source = n,
             _ => counts.key = n,
         }
