@@ -254,14 +254,14 @@ class Server:
             # Unpaid holds outlive the run, so the diary does not change
             # under the measurements (the sweeper would release them).
             "HOLD_MINUTES": "1440",
-            # The load comes from one address: the per-address rate limit
-            # is off, and the cap on unpaid holds per address is out of
-            # reach (still checked on every anonymous booking, as in
-            # production). Each client has its own email and phone, so the
-            # cap on unpaid holds per contact stays at its default and is
-            # checked on every booking.
+            # Each loadgen client sends from an address of its own
+            # (X-Forwarded-For in 198.18.0.0/15, trusted here), its own
+            # email and phone: the caps on unpaid holds per address and per
+            # contact stay at their defaults and are checked on every
+            # booking, as in production. The per-address rate limit is off
+            # (the bench's own setup calls come from loopback).
+            "TRUST_FORWARDED_FOR": "true",
             "RATE_LIMIT_PER_MINUTE": "0",
-            "MAX_HOLDS_PER_ADDRESS": "1000000",
             # The webhook drain phase's subscriber is a local http:// server.
             "WEBHOOK_ALLOW_HTTP": "true",
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
@@ -1226,9 +1226,10 @@ def write_report(results, args, machine):
               f"`POST /v1/screenings` then `POST /v1/consultations` "
               + ("with an `Idempotency-Key` " if args.idempotency else "without an `Idempotency-Key` ")
               + f"for a new client (its own email and phone number: the cap on unpaid holds per "
-              f"contact stays at its default and is checked every time; as all load comes from one "
-              f"address, the per-address rate limit is off and the cap on unpaid holds per address "
-              f"is set out of reach, `MAX_HOLDS_PER_ADDRESS=1000000`, still checked), manual deposit provider. Throughput: {args.clients} clients back to "
+              f"contact stays at its default and is checked every time; each client sends from an "
+              f"address of its own, `X-Forwarded-For` in 198.18.0.0/15 with `TRUST_FORWARDED_FOR=true`, "
+              f"so the cap on unpaid holds per address stays at its default and is checked too; the "
+              f"per-address rate limit is off), manual deposit provider. Throughput: {args.clients} clients back to "
               f"back for {args.profile['booking_s']} s, each on its own free slot. Contention: "
               f"{args.profile['contention_attempts']:,} attempts from {args.clients} clients, each on one of "
               f"{CONTENDED_SLOTS} slots at random. Double bookings are counted in the database afterwards "
