@@ -387,6 +387,20 @@ fn to_delivery(r: DeliveryRow, event: OutboxEvent) -> Delivery {
     }
 }
 
+/// Endpoints that receive deliveries: active, and never one whose owner's
+/// key was revoked.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn receiving() -> _ {
+    let active: bool = true;
+    webhook_endpoints::active.eq(active).and(
+        webhook_endpoints::owner_key_id.eq_any(
+            api_keys::table
+                .filter(api_keys::revoked_at.is_null())
+                .select(api_keys::id),
+        ),
+    )
+}
+
 /// For each active endpoint, its oldest pending delivery (by event time):
 /// deliveries to one endpoint go out in order, one at a time.
 pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError> {
@@ -395,15 +409,7 @@ pub fn heads_of_queues(conn: &mut DbConnection) -> Result<Vec<Delivery>, DbError
             .inner_join(outbox_events::table)
             .inner_join(webhook_endpoints::table)
             .filter(webhook_deliveries::status.eq("pending"))
-            .filter(webhook_endpoints::active.eq(true))
-            // Never for an endpoint whose owner's key was revoked.
-            .filter(
-                webhook_endpoints::owner_key_id.eq_any(
-                    api_keys::table
-                        .filter(api_keys::revoked_at.is_null())
-                        .select(api_keys::id),
-                ),
-            )
+            .filter(receiving())
             .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
             .order((
                 webhook_deliveries::endpoint_id.asc(),
@@ -443,15 +449,7 @@ pub fn claim_next(
             .inner_join(webhook_endpoints::table)
             .filter(webhook_deliveries::status.eq("pending"))
             .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-            .filter(webhook_endpoints::active.eq(true))
-            // Never for an endpoint whose owner's key was revoked.
-            .filter(
-                webhook_endpoints::owner_key_id.eq_any(
-                    api_keys::table
-                        .filter(api_keys::revoked_at.is_null())
-                        .select(api_keys::id),
-                ),
-            )
+            .filter(receiving())
             .select((DeliveryRow::as_select(), OutboxEvent::as_select()))
             .order((
                 webhook_deliveries::event_occurred_at.asc(),

@@ -191,6 +191,21 @@ pub fn drop_pending(
 
 const OPEN: [&str; 2] = ["pending", "sending"];
 
+/// The ids of up to `limit` messages due at `now`, the oldest first.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn due_ids(now: NaiveDateTime, limit: i64) -> _ {
+    let open: [&'static str; 2] = OPEN;
+    notifications::table
+        .filter(notifications::status.eq_any(open))
+        .filter(notifications::next_attempt_at.le(now))
+        .order((
+            notifications::next_attempt_at.asc(),
+            notifications::id.asc(),
+        ))
+        .select(notifications::id)
+        .limit(limit)
+}
+
 /// Claims up to `limit` due messages for this instance until
 /// `lease_until`: pending ones whose time has come, and ones whose sender's
 /// lease ran out (it stopped mid-send). Call in a write transaction. On
@@ -204,28 +219,11 @@ pub fn claim_due(
     limit: i64,
 ) -> Result<Vec<Notification>, DbError> {
     let ids: Vec<String> = match conn {
-        DbConnection::Postgres(db) => notifications::table
-            .filter(notifications::status.eq_any(OPEN))
-            .filter(notifications::next_attempt_at.le(to_db(now)))
-            .order((
-                notifications::next_attempt_at.asc(),
-                notifications::id.asc(),
-            ))
-            .select(notifications::id)
-            .limit(limit)
+        DbConnection::Postgres(db) => due_ids(to_db(now), limit)
             .for_update()
             .skip_locked()
             .load(db)?,
-        DbConnection::Sqlite(db) => notifications::table
-            .filter(notifications::status.eq_any(OPEN))
-            .filter(notifications::next_attempt_at.le(to_db(now)))
-            .order((
-                notifications::next_attempt_at.asc(),
-                notifications::id.asc(),
-            ))
-            .select(notifications::id)
-            .limit(limit)
-            .load(db)?,
+        DbConnection::Sqlite(db) => due_ids(to_db(now), limit).load(db)?,
     };
     if ids.is_empty() {
         return Ok(Vec::new());

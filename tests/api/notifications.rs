@@ -28,6 +28,15 @@ fn mail_to(sink: &SmtpSink, s: &mut Settings) {
     s.public_base_url = BASE.to_owned();
 }
 
+/// A server sending e-mail to the sink, to clients only (no clinic alerts).
+async fn mailing_the_client_only(sink: &SmtpSink) -> TestApp {
+    spawn_app_with(|s| {
+        mail_to(sink, s);
+        s.notifications.clinic_notify_email = None;
+    })
+    .await
+}
+
 /// A Twilio-style SMS account at the fake provider.
 fn sms_at(fake: &Receiver) -> SmsSettings {
     SmsSettings {
@@ -397,11 +406,7 @@ async fn confirmation_move_and_cancellation_reach_the_client_with_calendar_event
 /// and checks that each reminder arrives at exactly its UTC instant.
 async fn reminders_arrive_at(now: &str, starts_at: &str, want: [(&str, &str); 2], local: &str) {
     let sink = SmtpSink::start();
-    let app = spawn_app_with(|s| {
-        mail_to(&sink, s);
-        s.notifications.clinic_notify_email = None;
-    })
-    .await;
+    let app = mailing_the_client_only(&sink).await;
     app.clock.set(now.parse().unwrap());
     let staff = app.key(Role::Staff).await;
     let pid = crate::fixtures::practitioner_id(&app).await;
@@ -518,11 +523,7 @@ async fn reminders_go_at_their_utc_instants_on_an_ordinary_day_and_across_both_c
 #[tokio::test]
 async fn a_reminder_missed_while_down_is_sent_only_while_it_still_makes_sense() {
     let sink = SmtpSink::start();
-    let app = spawn_app_with(|s| {
-        mail_to(&sink, s);
-        s.notifications.clinic_notify_email = None;
-    })
-    .await;
+    let app = mailing_the_client_only(&sink).await;
     let staff = app.key(Role::Staff).await;
     let booked = book_at(&app, "2026-12-03T12:00:00Z", json!({})).await;
     let id = booked["id"].as_str().unwrap().to_owned();
@@ -685,11 +686,7 @@ async fn messages_pending_at_a_restart_are_sent_after_it() {
 #[tokio::test]
 async fn a_failing_smtp_server_is_retried_with_backoff_and_a_refusal_is_given_up() {
     let sink = SmtpSink::start();
-    let app = spawn_app_with(|s| {
-        mail_to(&sink, s);
-        s.notifications.clinic_notify_email = None;
-    })
-    .await;
+    let app = mailing_the_client_only(&sink).await;
     let staff = app.key(Role::Staff).await;
     sink.script([Reply::Temporary(451), Reply::Temporary(421)]);
     let booked = book_at(&app, "2026-12-03T12:00:00Z", json!({})).await;

@@ -152,22 +152,32 @@ async fn webhook_endpoints_may_not_point_inside_the_network() {
     assert_eq!(stored.body["url"], "https://partner.example/hook");
 }
 
-#[tokio::test]
-async fn deliveries_never_reach_a_private_address_whatever_was_stored() {
-    // An endpoint saved while private targets were allowed (or by hand)…
+/// A local receiver subscribed (http://, loopback: allowed in tests) to
+/// bookings, the server restarted with its delivery rules changed by
+/// `rules`, then a booking made and the deliveries sent: the server, its
+/// staff key and what the receiver got.
+async fn booked_after_the_rules_changed(
+    rules: impl FnOnce(&mut clinic_api::config::Settings),
+) -> (TestApp, String, crate::receiver::Receiver) {
     let receiver = crate::receiver::Receiver::start();
     let app = spawn_app().await;
     let staff = app.key(Role::Staff).await;
     subscribe(&app, &staff, &receiver.url, &["consultation.created"]).await;
-    let app = app
-        .restart_with(|s| {
-            s.webhooks.allow_http = true;
-            s.webhooks.allow_private_targets = false;
-        })
-        .await;
-    // …gets nothing once the rule applies: checked again at every send.
+    let app = app.restart_with(rules).await;
     book_first(&app).await;
     drain(&app).await;
+    (app, staff, receiver)
+}
+
+#[tokio::test]
+async fn deliveries_never_reach_a_private_address_whatever_was_stored() {
+    // An endpoint saved while private targets were allowed (or by hand)
+    // gets nothing once the rule applies: checked again at every send.
+    let (app, staff, receiver) = booked_after_the_rules_changed(|s| {
+        s.webhooks.allow_http = true;
+        s.webhooks.allow_private_targets = false;
+    })
+    .await;
     assert!(receiver.received().is_empty());
     let endpoints = app.get("/v1/webhook-endpoints", Some(&staff)).await;
     let id = endpoints.body["items"][0]["id"].as_str().unwrap();
@@ -643,18 +653,11 @@ async fn the_holds_cap_sees_through_formatting_and_counts_per_address() {
 
 #[tokio::test]
 async fn an_http_endpoint_saved_in_development_gets_nothing_once_http_is_off() {
-    let receiver = crate::receiver::Receiver::start();
-    let app = spawn_app().await;
-    let staff = app.key(Role::Staff).await;
-    subscribe(&app, &staff, &receiver.url, &["consultation.created"]).await;
-    let app = app
-        .restart_with(|s| {
-            s.webhooks.allow_http = false;
-            s.webhooks.allow_private_targets = true;
-        })
-        .await;
-    book_first(&app).await;
-    drain(&app).await;
+    let (_app, _staff, receiver) = booked_after_the_rules_changed(|s| {
+        s.webhooks.allow_http = false;
+        s.webhooks.allow_private_targets = true;
+    })
+    .await;
     assert!(
         receiver.received().is_empty(),
         "WEBHOOK_ALLOW_HTTP is honoured at delivery time"

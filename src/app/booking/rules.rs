@@ -5,7 +5,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::app::{availability, AppError, Tx};
 use crate::config::Settings;
-use crate::db::DbError;
 use crate::domain::consultation::{Status, Transition};
 use crate::domain::eligibility;
 use crate::domain::slots::Interval;
@@ -98,26 +97,17 @@ pub(super) fn claim_slot(
     consultation_id: &str,
 ) -> Result<(), AppError> {
     let cells = consultations::cells_of(slot);
-    let first = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)
-        .map_err(slot_conflict)?;
+    let first = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)?;
     if first == cells {
         return Ok(());
     }
     crate::app::holds::clear_lapsed(tx, practitioner_id, slot)?;
-    let rest = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)
-        .map_err(slot_conflict)?;
+    let rest = consultations::claim_unheld(tx.conn, practitioner_id, slot, consultation_id)?;
     if first + rest == cells {
         return Ok(());
     }
-    Err(slot_conflict(DbError::UniqueViolation(
-        "slot_claims: a cell of the slot is held".into(),
-    )))
-}
-
-pub(super) fn slot_conflict(e: DbError) -> AppError {
-    AppError::conflict_on_unique(
-        e,
+    Err(AppError::conflict(
         "slot_unavailable",
         "Someone else has just booked that time. Please choose another.",
-    )
+    ))
 }
